@@ -1,0 +1,47 @@
+// swift-tools-version:6.0
+// Relay: a clustered chat backend. Pure protocol modules at the bottom, I/O shells above,
+// `relaynode` at the top. No package dependencies: Foundation, Glibc and system SQLite only.
+import PackageDescription
+
+let package = Package(
+    name: "Relay",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "relaynode", targets: ["RelayNode"]),
+    ],
+    targets: [
+        // C APIs Glibc does not export: epoll, eventfd, getrandom, libcrypt, SQLite.
+        .systemLibrary(name: "CSystem", path: "Sources/CSystem"),
+
+        // Pure modules: no sockets, no clock, no threads.
+        .target(name: "Hashing"),
+        .target(name: "JSON"),
+        .target(name: "HTTPWire", dependencies: ["Hashing"]),
+        .target(name: "Ring"),
+        .target(name: "Gossip"),
+        .target(name: "Simulation", dependencies: ["Gossip"]),
+        .target(name: "Wire", dependencies: ["Hashing"]),
+
+        // Shells: the event loop and sockets, the SQLite store.
+        .target(name: "Net", dependencies: ["CSystem"]),
+        .target(name: "Store", dependencies: ["CSystem"]),
+
+        // The chat domain: accounts, conversations, messages, receipts.
+        .target(name: "Chat", dependencies: ["Store", "Ring", "Hashing", "JSON", "CSystem"]),
+
+        .executableTarget(
+            name: "RelayNode",
+            dependencies: ["Chat", "Net", "HTTPWire", "Wire", "Gossip", "Ring", "JSON", "Hashing", "Store", "CSystem"]
+        ),
+
+        .testTarget(name: "HashingTests", dependencies: ["Hashing"]),
+        .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+        .testTarget(name: "HTTPWireTests", dependencies: ["HTTPWire", "Hashing"]),
+        .testTarget(name: "RingTests", dependencies: ["Ring"]),
+        .testTarget(name: "GossipTests", dependencies: ["Gossip", "Simulation"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire", "Hashing"]),
+        .testTarget(name: "NetTests", dependencies: ["Net", "CSystem"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store"]),
+        .testTarget(name: "ChatTests", dependencies: ["Chat", "Store", "Ring", "JSON"]),
+    ]
+)
