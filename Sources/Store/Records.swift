@@ -1,0 +1,70 @@
+/// A message as stored: what every read returns (PROTOCOL.md "Messages").
+public struct StoredMessage: Sendable, Equatable {
+    public var conversationID: String
+    public var seq: Int64
+    public var messageID: String
+    public var sender: String
+    public var clientID: String
+    public var ts: Int64
+    public var kind: String
+    public var body: String
+    public var attachments: [String]
+    public var tip: Tip?
+
+    public init(conversationID: String, seq: Int64, messageID: String, sender: String, clientID: String,
+                ts: Int64, kind: String, body: String, attachments: [String] = [], tip: Tip? = nil) {
+        self.conversationID = conversationID
+        self.seq = seq
+        self.messageID = messageID
+        self.sender = sender
+        self.clientID = clientID
+        self.ts = ts
+        self.kind = kind
+        self.body = body
+        self.attachments = attachments
+        self.tip = tip
+    }
+}
+
+public struct Tip: Sendable, Equatable {
+    public var amountCents: Int64
+    public var currency: String
+    public init(amountCents: Int64, currency: String) { self.amountCents = amountCents; self.currency = currency }
+}
+
+public struct ConversationRecord: Sendable, Equatable {
+    public var id: String
+    public var kind: String          // "direct" or "group"
+    public var title: String
+    public var lastSeq: Int64
+    public var historyVisible: Bool
+    public var createdAt: Int64
+}
+
+public struct MemberRecord: Sendable, Equatable {
+    public var conversationID: String
+    public var user: String
+    public var role: String
+    public var joinedSeq: Int64
+    public var leftSeq: Int64?
+    public var delivered: Int64
+    public var read: Int64
+    /// The first seq this member may read: 1, or above `joinedSeq` without visible history.
+    public func firstVisibleSeq(historyVisible: Bool) -> Int64 { historyVisible ? 1 : joinedSeq + 1 }
+}
+
+public struct SessionRecord: Sendable, Equatable {
+    public var user: String
+    public var device: String
+    public var expiresAt: Int64
+}
+
+public struct UserRecord: Sendable, Equatable {
+    public var id: String
+    public var displayName: String
+    public var about: String
+    public var avatar: String
+    public var lastSeenVisibility: String
+    public var lastSeen: Int64
+    public var createdAt: Int64
+}

@@ -1,0 +1,235 @@
+import CSystem
+
+/// A value bound to or read from a SQLite statement.
+public enum SQLValue: Sendable, Equatable {
+    case null
+    case int(Int64)
+    case double(Double)
+    case text(String)
+    case blob([UInt8])
+}
+
+/// A SQLite failure: the result code and SQLite's own message.
+public struct StoreError: Error, Sendable, CustomStringConvertible {
+    public let code: Int32
+    public let message: String
+    public var description: String { "sqlite error \(code): \(message)" }
+}
+
+/// `synchronous` setting. NORMAL in WAL mode: a commit survives a process crash (kill -9),
+/// not a power loss. FULL also survives power loss, at an fsync per commit (DESIGN.md).
+public enum Durability: String, Sendable {
+    case normal = "NORMAL"
+    case full = "FULL"
+}
+
+/// One SQLite connection, used from one thread (the node's event loop). Prepared statements
+/// are cached by their SQL text, so callers just write the SQL where they use it.
+public final class Database {
+    private var handle: OpaquePointer?
+    private var statements: [String: Statement] = [:]
+    public let path: String
+    /// True between `beginIfNeeded()` and `commit()`/`rollback()`.
+    public private(set) var inTransaction = false
+
+    /// How long a statement waits on a lock held by another connection (a snapshot reader).
+    static let busyTimeoutMs: Int32 = 5_000
+
+    public init(path: String, durability: Durability = .normal) throws(StoreError) {
+        self.path = path
+        var db: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        guard rc == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
+            sqlite3_close(db)
+            throw StoreError(code: rc, message: "\(path): \(message)")
+        }
+        handle = db
+        sqlite3_busy_timeout(db, Database.busyTimeoutMs)
+        if path != ":memory:" {
+            try execute("PRAGMA journal_mode=WAL")
+        }
+        try execute("PRAGMA synchronous=\(durability.rawValue)")
+        try execute("PRAGMA foreign_keys=ON")
+    }
+
+    deinit {
+        statements.values.forEach { $0.finalize() }
+        sqlite3_close_v2(handle)
+    }
+
+    public func close() {
+        statements.values.forEach { $0.finalize() }
+        statements = [:]
+        sqlite3_close_v2(handle)
+        handle = nil
+    }
+
+    /// Runs one or more statements that return no rows.
+    public func execute(_ sql: String) throws(StoreError) {
+        var error: UnsafeMutablePointer<CChar>?
+        let rc = sqlite3_exec(handle, sql, nil, nil, &error)
+        if rc != SQLITE_OK {
+            let message = error.map { String(cString: $0) } ?? "unknown"
+            sqlite3_free(error)
+            throw StoreError(code: rc, message: message)
+        }
+    }
+
+    /// A cached prepared statement for `sql`, reset and ready to bind.
+    public func prepare(_ sql: String) throws(StoreError) -> Statement {
+        if let cached = statements[sql] {
+            cached.reset()
+            return cached
+        }
+        var stmt: OpaquePointer?
+        let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
+        guard rc == SQLITE_OK, let stmt else { throw lastError(rc) }
+        let statement = Statement(stmt, database: self)
+        statements[sql] = statement
+        return statement
+    }
+
+    /// Runs a statement that returns no rows; returns the number of rows changed.
+    @discardableResult
+    public func run(_ sql: String, _ args: SQLValue...) throws(StoreError) -> Int {
+        let statement = try prepare(sql)
+        try statement.bind(args)
+        while try statement.step() {}
+        statement.reset()
+        return Int(sqlite3_changes(handle))
+    }
+
+    /// All rows of a query.
+    public func query(_ sql: String, _ args: SQLValue...) throws(StoreError) -> [Row] {
+        let statement = try prepare(sql)
+        try statement.bind(args)
+        var rows: [Row] = []
+        while try statement.step() { rows.append(statement.row()) }
+        statement.reset()
+        return rows
+    }
+
+    /// The first row of a query, if any.
+    public func queryOne(_ sql: String, _ args: SQLValue...) throws(StoreError) -> Row? {
+        let statement = try prepare(sql)
+        try statement.bind(args)
+        let row = try statement.step() ? statement.row() : nil
+        statement.reset()
+        return row
+    }
+
+    /// Opens a transaction unless one is open: every write of a loop turn shares one commit.
+    public func beginIfNeeded() throws(StoreError) {
+        guard !inTransaction else { return }
+        try execute("BEGIN IMMEDIATE")
+        inTransaction = true
+    }
+
+    public func commit() throws(StoreError) {
+        guard inTransaction else { return }
+        try execute("COMMIT")
+        inTransaction = false
+    }
+
+    public func rollback() {
+        guard inTransaction else { return }
+        try? execute("ROLLBACK")
+        inTransaction = false
+    }
+
+    public var schemaVersion: Int {
+        get { (try? queryOne("PRAGMA user_version"))?.int(0).map(Int.init) ?? 0 }
+    }
+
+    func lastError(_ rc: Int32) -> StoreError {
+        StoreError(code: rc, message: String(cString: sqlite3_errmsg(handle)))
+    }
+}
+
+/// A row copied out of a statement: safe to keep after the statement moves on.
+public struct Row: Sendable {
+    public let values: [SQLValue]
+    public func int(_ i: Int) -> Int64? { if case .int(let v) = values[i] { return v }; return nil }
+    public func text(_ i: Int) -> String? { if case .text(let v) = values[i] { return v }; return nil }
+    public func blob(_ i: Int) -> [UInt8]? {
+        switch values[i] {
+        case .blob(let v): return v
+        case .text(let v): return Array(v.utf8)
+        default: return nil
+        }
+    }
+    public func isNull(_ i: Int) -> Bool { values[i] == .null }
+}
+
+/// A prepared statement owned by its `Database`'s cache.
+public final class Statement {
+    private var stmt: OpaquePointer?
+    private unowned let database: Database
+
+    init(_ stmt: OpaquePointer, database: Database) {
+        self.stmt = stmt
+        self.database = database
+    }
+
+    func finalize() {
+        sqlite3_finalize(stmt)
+        stmt = nil
+    }
+
+    public func reset() {
+        sqlite3_reset(stmt)
+        sqlite3_clear_bindings(stmt)
+    }
+
+    public func bind(_ values: [SQLValue]) throws(StoreError) {
+        for (offset, value) in values.enumerated() {
+            let i = Int32(offset + 1)
+            let rc: Int32
+            switch value {
+            case .null: rc = sqlite3_bind_null(stmt, i)
+            case .int(let v): rc = sqlite3_bind_int64(stmt, i, v)
+            case .double(let v): rc = sqlite3_bind_double(stmt, i, v)
+            case .text(let v): rc = sqlite3_bind_text(stmt, i, v, -1, relay_sqlite_transient())
+            case .blob(let v):
+                rc = v.withUnsafeBytes { sqlite3_bind_blob(stmt, i, $0.baseAddress, Int32($0.count), relay_sqlite_transient()) }
+            }
+            if rc != SQLITE_OK { throw database.lastError(rc) }
+        }
+    }
+
+    /// Advances; true when a row is ready.
+    public func step() throws(StoreError) -> Bool {
+        let rc = sqlite3_step(stmt)
+        if rc == SQLITE_ROW { return true }
+        if rc == SQLITE_DONE { return false }
+        let error = database.lastError(rc)
+        sqlite3_reset(stmt)
+        throw error
+    }
+
+    public func row() -> Row {
+        let count = sqlite3_column_count(stmt)
+        var values: [SQLValue] = []
+        values.reserveCapacity(Int(count))
+        for i in 0..<count {
+            switch sqlite3_column_type(stmt, i) {
+            case SQLITE_INTEGER: values.append(.int(sqlite3_column_int64(stmt, i)))
+            case SQLITE_FLOAT: values.append(.double(sqlite3_column_double(stmt, i)))
+            case SQLITE_TEXT:
+                let text = sqlite3_column_text(stmt, i).map { String(cString: $0) } ?? ""
+                values.append(.text(text))
+            case SQLITE_BLOB:
+                let n = Int(sqlite3_column_bytes(stmt, i))
+                if n > 0, let p = sqlite3_column_blob(stmt, i) {
+                    values.append(.blob(Array(UnsafeRawBufferPointer(start: p, count: n))))
+                } else {
+                    values.append(.blob([]))
+                }
+            default: values.append(.null)
+            }
+        }
+        return Row(values: values)
+    }
+}

@@ -1,0 +1,68 @@
+/// The schema of a shard file. Every shard file has the same tables; a shard holds the users
+/// and the conversations whose keys hash to it (DESIGN.md "Sharding").
+enum ShardSchema {
+    static let migrations: [Migration] = [
+        Migration(version: 1, sql: """
+            CREATE TABLE users(
+                id TEXT PRIMARY KEY,
+                password_hash TEXT NOT NULL,
+                display_name TEXT NOT NULL,
+                about TEXT NOT NULL DEFAULT '',
+                avatar TEXT NOT NULL DEFAULT '',
+                last_seen_visibility TEXT NOT NULL DEFAULT 'everyone',
+                last_seen INTEGER NOT NULL DEFAULT 0,
+                created_at INTEGER NOT NULL
+            ) WITHOUT ROWID;
+            CREATE TABLE sessions(
+                token_hash BLOB PRIMARY KEY,
+                user TEXT NOT NULL,
+                device TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                expires_at INTEGER NOT NULL
+            ) WITHOUT ROWID;
+            CREATE INDEX sessions_by_expiry ON sessions(expires_at);
+            CREATE TABLE user_conversations(
+                user TEXT NOT NULL,
+                conversation_id TEXT NOT NULL,
+                added_at INTEGER NOT NULL,
+                PRIMARY KEY(user, conversation_id)
+            ) WITHOUT ROWID;
+            CREATE TABLE conversations(
+                id TEXT PRIMARY KEY,
+                kind TEXT NOT NULL,
+                title TEXT NOT NULL DEFAULT '',
+                last_seq INTEGER NOT NULL DEFAULT 0,
+                history_visible INTEGER NOT NULL DEFAULT 1,
+                created_at INTEGER NOT NULL
+            ) WITHOUT ROWID;
+            CREATE TABLE members(
+                conversation_id TEXT NOT NULL,
+                user TEXT NOT NULL,
+                role TEXT NOT NULL DEFAULT 'member',
+                joined_seq INTEGER NOT NULL DEFAULT 0,
+                left_seq INTEGER,
+                delivered INTEGER NOT NULL DEFAULT 0,
+                read INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY(conversation_id, user)
+            ) WITHOUT ROWID;
+            -- Keyed by (conversation, seq): a history page is one range scan.
+            CREATE TABLE messages(
+                conversation_id TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                message_id TEXT NOT NULL,
+                sender TEXT NOT NULL,
+                client_id TEXT NOT NULL,
+                ts INTEGER NOT NULL,
+                kind TEXT NOT NULL,
+                body TEXT NOT NULL,
+                attachments TEXT NOT NULL DEFAULT '',
+                tip_cents INTEGER,
+                tip_currency TEXT,
+                hidden_for TEXT,
+                PRIMARY KEY(conversation_id, seq)
+            ) WITHOUT ROWID;
+            -- Idempotent sends: one message per (conversation, sender, client_id).
+            CREATE UNIQUE INDEX messages_by_client_id ON messages(conversation_id, sender, client_id);
+            """),
+    ]
+}

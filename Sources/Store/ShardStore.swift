@@ -1,0 +1,185 @@
+/// One shard's SQLite file and the typed reads and writes the chat rules need. Writes join
+/// the open transaction (`beginIfNeeded`); the owner commits once per loop turn.
+public final class ShardStore {
+    public let shard: Int
+    public let db: Database
+
+    public init(shard: Int, path: String, durability: Durability = .normal) throws(StoreError) {
+        self.shard = shard
+        db = try Database(path: path, durability: durability)
+        try Migrator.migrate(db, ShardSchema.migrations)
+    }
+
+    // MARK: Users
+
+    /// False when the id is taken.
+    public func insertUser(id: String, passwordHash: String, displayName: String, now: Int64) throws(StoreError) -> Bool {
+        try db.beginIfNeeded()
+        return try db.run("INSERT OR IGNORE INTO users(id, password_hash, display_name, created_at) VALUES(?,?,?,?)",
+                          .text(id), .text(passwordHash), .text(displayName), .int(now)) == 1
+    }
+
+    public func passwordHash(user: String) throws(StoreError) -> String? {
+        try db.queryOne("SELECT password_hash FROM users WHERE id=?", .text(user))?.text(0)
+    }
+
+    public func user(_ id: String) throws(StoreError) -> UserRecord? {
+        guard let row = try db.queryOne(
+            "SELECT id, display_name, about, avatar, last_seen_visibility, last_seen, created_at FROM users WHERE id=?",
+            .text(id)) else { return nil }
+        return UserRecord(id: row.text(0) ?? id, displayName: row.text(1) ?? "", about: row.text(2) ?? "",
+                          avatar: row.text(3) ?? "", lastSeenVisibility: row.text(4) ?? "everyone",
+                          lastSeen: row.int(5) ?? 0, createdAt: row.int(6) ?? 0)
+    }
+
+    // MARK: Sessions
+
+    public func insertSession(tokenHash: [UInt8], user: String, device: String, now: Int64, expiresAt: Int64) throws(StoreError) {
+        try db.beginIfNeeded()
+        try db.run("INSERT OR REPLACE INTO sessions(token_hash, user, device, created_at, expires_at) VALUES(?,?,?,?,?)",
+                   .blob(tokenHash), .text(user), .text(device), .int(now), .int(expiresAt))
+    }
+
+    public func session(tokenHash: [UInt8]) throws(StoreError) -> SessionRecord? {
+        guard let row = try db.queryOne("SELECT user, device, expires_at FROM sessions WHERE token_hash=?", .blob(tokenHash))
+        else { return nil }
+        return SessionRecord(user: row.text(0) ?? "", device: row.text(1) ?? "", expiresAt: row.int(2) ?? 0)
+    }
+
+    @discardableResult
+    public func deleteSession(tokenHash: [UInt8]) throws(StoreError) -> Bool {
+        try db.beginIfNeeded()
+        return try db.run("DELETE FROM sessions WHERE token_hash=?", .blob(tokenHash)) > 0
+    }
+
+    /// Drops sessions that expired before `now`; bounded per call so the loop never stalls.
+    @discardableResult
+    public func deleteExpiredSessions(now: Int64, limit: Int = 1_000) throws(StoreError) -> Int {
+        try db.beginIfNeeded()
+        return try db.run("DELETE FROM sessions WHERE token_hash IN (SELECT token_hash FROM sessions WHERE expires_at<? LIMIT ?)",
+                          .int(now), .int(Int64(limit)))
+    }
+
+    // MARK: A user's conversation index
+
+    public func addToIndex(user: String, conversationID: String, now: Int64) throws(StoreError) {
+        try db.beginIfNeeded()
+        try db.run("INSERT OR IGNORE INTO user_conversations(user, conversation_id, added_at) VALUES(?,?,?)",
+                   .text(user), .text(conversationID), .int(now))
+    }
+
+    public func conversationIDs(user: String) throws(StoreError) -> [String] {
+        try db.query("SELECT conversation_id FROM user_conversations WHERE user=? ORDER BY conversation_id", .text(user))
+            .compactMap { $0.text(0) }
+    }
+
+    // MARK: Conversations and members
+
+    public func conversation(_ id: String) throws(StoreError) -> ConversationRecord? {
+        guard let row = try db.queryOne(
+            "SELECT kind, title, last_seq, history_visible, created_at FROM conversations WHERE id=?", .text(id))
+        else { return nil }
+        return ConversationRecord(id: id, kind: row.text(0) ?? "direct", title: row.text(1) ?? "",
+                                  lastSeq: row.int(2) ?? 0, historyVisible: (row.int(3) ?? 1) != 0,
+                                  createdAt: row.int(4) ?? 0)
+    }
+
+    /// False when it already exists.
+    public func insertConversation(id: String, kind: String, title: String, historyVisible: Bool, now: Int64) throws(StoreError) -> Bool {
+        try db.beginIfNeeded()
+        return try db.run("INSERT OR IGNORE INTO conversations(id, kind, title, history_visible, created_at) VALUES(?,?,?,?,?)",
+                          .text(id), .text(kind), .text(title), .int(historyVisible ? 1 : 0), .int(now)) == 1
+    }
+
+    public func setLastSeq(conversationID: String, seq: Int64) throws(StoreError) {
+        try db.beginIfNeeded()
+        try db.run("UPDATE conversations SET last_seq=? WHERE id=?", .int(seq), .text(conversationID))
+    }
+
+    public func insertMember(conversationID: String, user: String, role: String, joinedSeq: Int64) throws(StoreError) {
+        try db.beginIfNeeded()
+        try db.run("INSERT OR IGNORE INTO members(conversation_id, user, role, joined_seq) VALUES(?,?,?,?)",
+                   .text(conversationID), .text(user), .text(role), .int(joinedSeq))
+    }
+
+    public func members(conversationID: String) throws(StoreError) -> [MemberRecord] {
+        try db.query("SELECT user, role, joined_seq, left_seq, delivered, read FROM members WHERE conversation_id=? ORDER BY user",
+                     .text(conversationID)).map { Self.member(conversationID, $0) }
+    }
+
+    public func member(conversationID: String, user: String) throws(StoreError) -> MemberRecord? {
+        try db.queryOne("SELECT user, role, joined_seq, left_seq, delivered, read FROM members WHERE conversation_id=? AND user=?",
+                        .text(conversationID), .text(user)).map { Self.member(conversationID, $0) }
+    }
+
+    private static func member(_ conversationID: String, _ row: Row) -> MemberRecord {
+        MemberRecord(conversationID: conversationID, user: row.text(0) ?? "", role: row.text(1) ?? "member",
+                     joinedSeq: row.int(2) ?? 0, leftSeq: row.int(3), delivered: row.int(4) ?? 0, read: row.int(5) ?? 0)
+    }
+
+    public func setCursors(conversationID: String, user: String, delivered: Int64, read: Int64) throws(StoreError) {
+        try db.beginIfNeeded()
+        try db.run("UPDATE members SET delivered=?, read=? WHERE conversation_id=? AND user=?",
+                   .int(delivered), .int(read), .text(conversationID), .text(user))
+    }
+
+    // MARK: Messages
+
+    public func insertMessage(_ m: StoredMessage, hiddenFor: String? = nil) throws(StoreError) {
+        try db.beginIfNeeded()
+        try db.run("""
+            INSERT INTO messages(conversation_id, seq, message_id, sender, client_id, ts, kind, body, attachments,
+                                 tip_cents, tip_currency, hidden_for) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)
+            """,
+            .text(m.conversationID), .int(m.seq), .text(m.messageID), .text(m.sender), .text(m.clientID), .int(m.ts),
+            .text(m.kind), .text(m.body), .text(m.attachments.joined(separator: ",")),
+            m.tip.map { .int($0.amountCents) } ?? .null, m.tip.map { .text($0.currency) } ?? .null,
+            hiddenFor.map { .text($0) } ?? .null)
+    }
+
+    /// The message a sender already stored under `clientID` in this conversation (idempotency).
+    public func message(conversationID: String, sender: String, clientID: String) throws(StoreError) -> StoredMessage? {
+        try db.queryOne("SELECT \(Self.messageColumns) FROM messages WHERE conversation_id=? AND sender=? AND client_id=?",
+                        .text(conversationID), .text(sender), .text(clientID)).map(Self.message)
+    }
+
+    /// Messages of a conversation that `reader` may see, with seq in (after, before), at most
+    /// `limit`, oldest first. `newest` takes the newest `limit` of the range instead of the oldest.
+    public func messages(conversationID: String, reader: String, after: Int64, before: Int64, limit: Int, newest: Bool) throws(StoreError) -> [StoredMessage] {
+        let order = newest ? "DESC" : "ASC"
+        let rows = try db.query("""
+            SELECT \(Self.messageColumns) FROM messages
+            WHERE conversation_id=? AND seq>? AND seq<? AND (hidden_for IS NULL OR hidden_for<>?)
+            ORDER BY seq \(order) LIMIT ?
+            """, .text(conversationID), .int(after), .int(before), .text(reader), .int(Int64(limit)))
+        let messages = rows.map(Self.message)
+        return newest ? messages.reversed() : messages
+    }
+
+    /// Messages from others above `read` that `reader` can see: the unread count.
+    public func unreadCount(conversationID: String, reader: String, after: Int64, upTo: Int64) throws(StoreError) -> Int64 {
+        try db.queryOne("""
+            SELECT count(*) FROM messages WHERE conversation_id=? AND seq>? AND seq<=? AND sender<>?
+            AND (hidden_for IS NULL OR hidden_for<>?)
+            """, .text(conversationID), .int(after), .int(upTo), .text(reader), .text(reader))?.int(0) ?? 0
+    }
+
+    /// Senders of the messages with seq in (after, upTo]: who a new read cursor newly covers.
+    public func senders(conversationID: String, after: Int64, upTo: Int64) throws(StoreError) -> [String] {
+        try db.query("SELECT DISTINCT sender FROM messages WHERE conversation_id=? AND seq>? AND seq<=? ORDER BY sender",
+                     .text(conversationID), .int(after), .int(upTo)).compactMap { $0.text(0) }
+    }
+
+    static let messageColumns = "conversation_id, seq, message_id, sender, client_id, ts, kind, body, attachments, tip_cents, tip_currency"
+
+    private static func message(_ row: Row) -> StoredMessage {
+        let attachments = row.text(8) ?? ""
+        var tip: Tip?
+        if let cents = row.int(9) { tip = Tip(amountCents: cents, currency: row.text(10) ?? "USD") }
+        return StoredMessage(conversationID: row.text(0) ?? "", seq: row.int(1) ?? 0, messageID: row.text(2) ?? "",
+                             sender: row.text(3) ?? "", clientID: row.text(4) ?? "", ts: row.int(5) ?? 0,
+                             kind: row.text(6) ?? "text", body: row.text(7) ?? "",
+                             attachments: attachments.isEmpty ? [] : attachments.split(separator: ",").map(String.init),
+                             tip: tip)
+    }
+}

@@ -1,0 +1,88 @@
+import XCTest
+@testable import Store
+
+final class ShardStoreTests: XCTestCase {
+    var directory = ""
+
+    override func setUp() {
+        directory = NSTemporaryDirectory() + "relay-store-\(UInt64.random(in: 0...UInt64.max))"
+    }
+
+    override func tearDown() {
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    func message(_ seq: Int64, sender: String = "alice", hiddenFor: String? = nil) -> StoredMessage {
+        StoredMessage(conversationID: "dm:alice:bob", seq: seq, messageID: "m_\(seq)", sender: sender,
+                      clientID: "c-\(seq)", ts: 1_000 + seq, kind: "text", body: "hi \(seq)",
+                      attachments: seq % 2 == 0 ? ["a_1", "a_2"] : [], tip: seq == 3 ? Tip(amountCents: 500, currency: "USD") : nil)
+    }
+
+    func testMessagesSurviveReopenOnlyWhenCommitted() throws {
+        let files = try ShardFiles(directory: directory)
+        let store = try files.store(7)
+        XCTAssertTrue(try store.insertConversation(id: "dm:alice:bob", kind: "direct", title: "", historyVisible: true, now: 1))
+        for seq: Int64 in 1...3 { try store.insertMessage(message(seq)) }
+        XCTAssertEqual(files.commitAll().count, 0)
+        try store.insertMessage(message(4))       // never committed
+        files.closeAll()
+
+        let reopened = try ShardFiles(directory: directory).store(7)
+        let all = try reopened.messages(conversationID: "dm:alice:bob", reader: "bob", after: 0, before: .max, limit: 100, newest: false)
+        XCTAssertEqual(all.map(\.seq), [1, 2, 3])
+        XCTAssertEqual(all[1].attachments, ["a_1", "a_2"])
+        XCTAssertEqual(all[2].tip, Tip(amountCents: 500, currency: "USD"))
+        XCTAssertEqual(all[0], message(1))
+    }
+
+    func testHistoryPagesNewestAndOldest() throws {
+        let store = try ShardFiles(directory: directory).store(0)
+        for seq: Int64 in 1...10 { try store.insertMessage(message(seq)) }
+        let newest = try store.messages(conversationID: "dm:alice:bob", reader: "bob", after: 0, before: .max, limit: 3, newest: true)
+        XCTAssertEqual(newest.map(\.seq), [8, 9, 10])
+        let before = try store.messages(conversationID: "dm:alice:bob", reader: "bob", after: 0, before: 8, limit: 3, newest: true)
+        XCTAssertEqual(before.map(\.seq), [5, 6, 7])
+        let after = try store.messages(conversationID: "dm:alice:bob", reader: "bob", after: 2, before: .max, limit: 3, newest: false)
+        XCTAssertEqual(after.map(\.seq), [3, 4, 5])
+    }
+
+    func testHiddenMessagesAreInvisibleToTheBlockerOnly() throws {
+        let store = try ShardFiles(directory: directory).store(0)
+        try store.insertMessage(message(1))
+        try store.insertMessage(message(2, hiddenFor: "bob"), hiddenFor: "bob")
+        XCTAssertEqual(try store.messages(conversationID: "dm:alice:bob", reader: "bob", after: 0, before: .max, limit: 10, newest: false).map(\.seq), [1])
+        XCTAssertEqual(try store.messages(conversationID: "dm:alice:bob", reader: "alice", after: 0, before: .max, limit: 10, newest: false).map(\.seq), [1, 2])
+        XCTAssertEqual(try store.unreadCount(conversationID: "dm:alice:bob", reader: "bob", after: 0, upTo: 2), 1)
+        XCTAssertEqual(try store.unreadCount(conversationID: "dm:alice:bob", reader: "alice", after: 0, upTo: 2), 0)
+    }
+
+    func testSameClientIDIsRejectedByTheUniqueIndex() throws {
+        let store = try ShardFiles(directory: directory).store(0)
+        try store.insertMessage(message(1))
+        var duplicate = message(2)
+        duplicate.clientID = "c-1"
+        XCTAssertThrowsError(try store.insertMessage(duplicate))
+        XCTAssertEqual(try store.message(conversationID: "dm:alice:bob", sender: "alice", clientID: "c-1")?.seq, 1)
+    }
+
+    func testUsersAndSessions() throws {
+        let store = try ShardFiles(directory: directory).store(1)
+        XCTAssertTrue(try store.insertUser(id: "alice", passwordHash: "$y$x", displayName: "Alice", now: 5))
+        XCTAssertFalse(try store.insertUser(id: "alice", passwordHash: "$y$y", displayName: "Other", now: 6))
+        XCTAssertEqual(try store.passwordHash(user: "alice"), "$y$x")
+        try store.insertSession(tokenHash: [1, 2, 3], user: "alice", device: "phone", now: 5, expiresAt: 100)
+        XCTAssertEqual(try store.session(tokenHash: [1, 2, 3]), SessionRecord(user: "alice", device: "phone", expiresAt: 100))
+        XCTAssertEqual(try store.deleteExpiredSessions(now: 50), 0)
+        XCTAssertEqual(try store.deleteExpiredSessions(now: 101), 1)
+        XCTAssertNil(try store.session(tokenHash: [1, 2, 3]))
+    }
+
+    func testNewerSchemaIsRefused() throws {
+        let path = directory + "-future.db"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let db = try Database(path: path)
+        try db.execute("PRAGMA user_version=99")
+        db.close()
+        XCTAssertThrowsError(try ShardStore(shard: 0, path: path))
+    }
+}
