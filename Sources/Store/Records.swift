@@ -39,6 +39,8 @@ public struct ConversationRecord: Sendable, Equatable {
     public var lastSeq: Int64
     public var historyVisible: Bool
     public var createdAt: Int64
+    /// `ts` of the newest message: the conversations list sorts by it.
+    public var lastTs: Int64
 }
 
 public struct MemberRecord: Sendable, Equatable {

@@ -32,6 +32,7 @@ enum ShardSchema {
                 kind TEXT NOT NULL,
                 title TEXT NOT NULL DEFAULT '',
                 last_seq INTEGER NOT NULL DEFAULT 0,
+                last_ts INTEGER NOT NULL DEFAULT 0,
                 history_visible INTEGER NOT NULL DEFAULT 1,
                 created_at INTEGER NOT NULL
             ) WITHOUT ROWID;

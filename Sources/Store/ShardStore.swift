@@ -77,11 +77,11 @@ public final class ShardStore {
 
     public func conversation(_ id: String) throws(StoreError) -> ConversationRecord? {
         guard let row = try db.queryOne(
-            "SELECT kind, title, last_seq, history_visible, created_at FROM conversations WHERE id=?", .text(id))
+            "SELECT kind, title, last_seq, history_visible, created_at, last_ts FROM conversations WHERE id=?", .text(id))
         else { return nil }
         return ConversationRecord(id: id, kind: row.text(0) ?? "direct", title: row.text(1) ?? "",
                                   lastSeq: row.int(2) ?? 0, historyVisible: (row.int(3) ?? 1) != 0,
-                                  createdAt: row.int(4) ?? 0)
+                                  createdAt: row.int(4) ?? 0, lastTs: row.int(5) ?? 0)
     }
 
     /// False when it already exists.
@@ -91,9 +91,9 @@ public final class ShardStore {
                           .text(id), .text(kind), .text(title), .int(historyVisible ? 1 : 0), .int(now)) == 1
     }
 
-    public func setLastSeq(conversationID: String, seq: Int64) throws(StoreError) {
+    public func setLastSeq(conversationID: String, seq: Int64, ts: Int64) throws(StoreError) {
         try db.beginIfNeeded()
-        try db.run("UPDATE conversations SET last_seq=? WHERE id=?", .int(seq), .text(conversationID))
+        try db.run("UPDATE conversations SET last_seq=?, last_ts=? WHERE id=?", .int(seq), .int(ts), .text(conversationID))
     }
 
     public func insertMember(conversationID: String, user: String, role: String, joinedSeq: Int64) throws(StoreError) {

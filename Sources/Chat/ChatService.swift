@@ -1,0 +1,260 @@
+import Ring
+import Store
+
+/// An authenticated client: who, from which device, with which token.
+public struct Session: Sendable, Equatable {
+    public var user: String
+    public var device: String
+    public var tokenHash: [UInt8]
+    public var expiresAt: Int64
+}
+
+public struct ChatSettings: Sendable {
+    /// How long a token works: 30 days, the usual lifetime of a mobile session.
+    public var tokenLifetimeMs: Int64 = 30 * 24 * 3600 * 1000
+    /// Passwords shorter are refused (PROTOCOL.md); longer than the max are refused so one
+    /// request cannot buy an arbitrarily long hash.
+    public static let minPasswordBytes = 8
+    public static let maxPasswordBytes = 1024
+    public static let maxDisplayNameBytes = 64
+    public init() {}
+}
+
+/// The front of a node: turns each client request into shard requests, sends them through
+/// the router to the shards' primaries, and combines the replies. It holds no chat state of
+/// its own, so it is the same code on one node and in a cluster.
+public final class ChatService {
+    let router: ShardRouter
+    let shardMap: ShardMap
+    let hasher: PasswordHasher
+    let random: RandomSource
+    let clock: () -> Int64
+    public let settings: ChatSettings
+    /// Checked against when the user does not exist, so a login takes as long either way.
+    private var dummyHash: String?
+
+    public init(router: ShardRouter, shardMap: ShardMap, hasher: PasswordHasher, random: RandomSource, settings: ChatSettings = ChatSettings(),
+                clock: @escaping () -> Int64) {
+        self.router = router
+        self.shardMap = shardMap
+        self.hasher = hasher
+        self.random = random
+        self.settings = settings
+        self.clock = clock
+    }
+
+    public struct Grant: Sendable, Equatable {
+        public var user: String
+        public var token: String
+        public var expiresAt: Int64
+    }
+
+    // MARK: Accounts
+
+    public func signup(user: String, password: String, displayName: String?, device: String,
+                       reply: @escaping (Result<Grant, ChatError>) -> Void) {
+        guard Identifiers.isValidUser(user) else {
+            return reply(.failure(.badRequest("user ids are 3 to 32 characters of a-z 0-9 _ . -")))
+        }
+        if let error = checkPassword(password) { return reply(.failure(error)) }
+        let name = displayName ?? user
+        guard name.utf8.count <= ChatSettings.maxDisplayNameBytes else {
+            return reply(.failure(.badRequest("`display_name` is over \(ChatSettings.maxDisplayNameBytes) bytes")))
+        }
+        // Refuse a taken id before paying for a hash; the shard still decides the race.
+        router.call(.userExists(user: user)) { [self] result in
+            if case .success(.flag(true)) = result { return reply(.failure(ChatError(.conflict, "user id \(user) is taken"))) }
+            if case .failure(let error) = result { return reply(.failure(error)) }
+            hasher.hash(password) { [self] hash in
+                guard let hash else { return reply(.failure(.unavailable("password hashing failed"))) }
+                let (grant, session) = newGrant(user: user, device: device)
+                router.call(.createUser(user: user, passwordHash: hash, displayName: name, session: session)) { result in
+                    reply(result.map { _ in grant })
+                }
+            }
+        }
+    }
+
+    public func login(user: String, password: String, device: String, reply: @escaping (Result<Grant, ChatError>) -> Void) {
+        guard Identifiers.isValidUser(user), password.utf8.count <= ChatSettings.maxPasswordBytes else {
+            return reply(.failure(ChatError(.unauthorized, "wrong user or password")))
+        }
+        router.call(.passwordHash(user: user)) { [self] result in
+            let stored: String?
+            switch result {
+            case .success(.passwordHash(let hash)): stored = hash
+            case .failure(let error): return reply(.failure(error))
+            default: return reply(.failure(.unavailable("unexpected reply")))
+            }
+            let against = stored ?? dummy()
+            hasher.verify(password, against: against) { [self] ok in
+                guard ok, stored != nil else { return reply(.failure(ChatError(.unauthorized, "wrong user or password"))) }
+                let (grant, session) = newGrant(user: user, device: device)
+                router.call(.createSession(session)) { result in reply(result.map { _ in grant }) }
+            }
+        }
+    }
+
+    /// Any node checks a token with the user's shard: a logout anywhere revokes it everywhere.
+    public func authenticate(token: String, reply: @escaping (Result<Session, ChatError>) -> Void) {
+        guard let user = Tokens.user(of: token) else { return reply(.failure(.unauthorized)) }
+        let hash = Tokens.hash(token)
+        router.call(.session(user: user, tokenHash: hash)) { result in
+            switch result {
+            case .success(.session(let record?)):
+                reply(.success(Session(user: record.user, device: record.device, tokenHash: hash, expiresAt: record.expiresAt)))
+            case .success: reply(.failure(.unauthorized))
+            case .failure(let error): reply(.failure(error))
+            }
+        }
+    }
+
+    public func logout(_ session: Session, reply: @escaping (Result<Void, ChatError>) -> Void) {
+        router.call(.deleteSession(user: session.user, tokenHash: session.tokenHash)) { result in
+            reply(result.map { _ in () })
+        }
+    }
+
+    private func newGrant(user: String, device: String) -> (Grant, NewSession) {
+        let token = Tokens.make(user: user, random: random)
+        let expiresAt = clock() + settings.tokenLifetimeMs
+        return (Grant(user: user, token: token, expiresAt: expiresAt),
+                NewSession(user: user, device: device, tokenHash: Tokens.hash(token), expiresAt: expiresAt))
+    }
+
+    private func checkPassword(_ password: String) -> ChatError? {
+        let n = password.utf8.count
+        if n < ChatSettings.minPasswordBytes { return .badRequest("passwords have at least \(ChatSettings.minPasswordBytes) characters") }
+        if n > ChatSettings.maxPasswordBytes { return .badRequest("passwords have at most \(ChatSettings.maxPasswordBytes) bytes") }
+        return nil
+    }
+
+    private func dummy() -> String {
+        if let dummyHash { return dummyHash }
+        let made = Yescrypt.hash("not a password", salt: random.bytes(16)) ?? "$y$"
+        dummyHash = made
+        return made
+    }
+
+    // MARK: Messages
+
+    public func send(_ session: Session, _ command: SendCommand, origin: ConnectionRef?, reply: @escaping (Result<Ack, ChatError>) -> Void) {
+        if !command.attachments.isEmpty {
+            return reply(.failure(ChatError(.notFound, "unknown asset \(command.attachments[0])")))
+        }
+        if command.tip != nil {
+            return reply(.failure(.badRequest("tips are not enabled on this cluster (no billing service is configured)")))
+        }
+        let conversationID: String
+        switch command.target {
+        case .user(let to): conversationID = Identifiers.directConversation(session.user, to)
+        case .conversation(let id): conversationID = id
+        }
+        let message = NewMessage(conversationID: conversationID, sender: session.user, clientID: command.clientID,
+                                 kind: command.kind, body: command.body, attachments: command.attachments,
+                                 tip: command.tip, origin: origin)
+        router.call(.send(message)) { [self] result in
+            switch result {
+            case .success(.ack(let ack)): reply(.success(ack))
+            case .failure(let error) where error.code == .notFound:
+                openDirect(conversationID, for: session.user) { [self] opened in
+                    if case .failure(let error) = opened { return reply(.failure(error)) }
+                    router.call(.send(message)) { result in reply(Self.ack(result)) }
+                }
+            default: reply(Self.ack(result))
+            }
+        }
+    }
+
+    private static func ack(_ result: Result<ShardReply, ChatError>) -> Result<Ack, ChatError> {
+        switch result {
+        case .success(.ack(let ack)): .success(ack)
+        case .success: .failure(.unavailable("unexpected reply"))
+        case .failure(let error): .failure(error)
+        }
+    }
+
+    /// The first message of a direct chat makes it: the other user must exist; both users'
+    /// conversation indexes list it before the message is acked.
+    private func openDirect(_ id: String, for user: String, done: @escaping (Result<Void, ChatError>) -> Void) {
+        guard let (a, b) = Identifiers.directMembers(id), a == user || b == user else {
+            return done(.failure(ShardService.notMember(id)))
+        }
+        let other = a == user ? b : a
+        router.call(.userExists(user: other)) { [self] result in
+            switch result {
+            case .success(.flag(true)): break
+            case .failure(let error): return done(.failure(error))
+            default: return done(.failure(ChatError(.notFound, "no user \(other)")))
+            }
+            let requests: [ShardRequest] = [.openDirect(conversationID: id)] +
+                Set([a, b]).sorted().map { ShardRequest.addToIndex(user: $0, conversationID: id) }
+            router.callAll(requests) { results in
+                if let failure = results.first(where: { if case .failure = $0 { true } else { false } }),
+                   case .failure(let error) = failure {
+                    return done(.failure(error))
+                }
+                done(.success(()))
+            }
+        }
+    }
+
+    public func receipt(_ session: Session, _ command: ReceiptCommand,
+                        reply: @escaping (Result<(delivered: Int64, read: Int64), ChatError>) -> Void) {
+        router.call(.setCursors(conversationID: command.conversationID, user: session.user,
+                                delivered: command.delivered, read: command.read)) { result in
+            switch result {
+            case .success(.cursors(let delivered, let read)): reply(.success((delivered, read)))
+            case .success: reply(.failure(.unavailable("unexpected reply")))
+            case .failure(let error): reply(.failure(error))
+            }
+        }
+    }
+
+    public func typing(_ session: Session, conversationID: String, reply: @escaping (Result<Void, ChatError>) -> Void) {
+        router.call(.typing(conversationID: conversationID, user: session.user)) { result in reply(result.map { _ in () }) }
+    }
+
+    /// A page of history (PROTOCOL.md `GET /v1/conversations/{id}/messages`).
+    public func history(_ session: Session, conversationID: String, query: HistoryQuery,
+                        reply: @escaping (Result<(messages: [StoredMessage], hasMore: Bool), ChatError>) -> Void) {
+        guard Identifiers.isValidConversation(conversationID) else {
+            return reply(.failure(.badRequest("not a valid conversation id")))
+        }
+        router.call(.messages(conversationID: conversationID, reader: session.user, query: query)) { result in
+            switch result {
+            case .success(.page(let messages, let hasMore)): reply(.success((messages, hasMore)))
+            case .success: reply(.failure(.unavailable("unexpected reply")))
+            case .failure(let error): reply(.failure(error))
+            }
+        }
+    }
+
+    /// The user's conversations with cursors and unread counts, newest activity first: one
+    /// read of the user's index, then one request per shard that holds any of them.
+    public func conversations(_ session: Session, reply: @escaping (Result<[ConversationSummary], ChatError>) -> Void) {
+        router.call(.conversationIndex(user: session.user)) { [self] result in
+            let ids: [String]
+            switch result {
+            case .success(.index(let list)): ids = list
+            case .success: return reply(.failure(.unavailable("unexpected reply")))
+            case .failure(let error): return reply(.failure(error))
+            }
+            var byShard: [Int: [String]] = [:]
+            for id in ids { byShard[shardMap.shard(forConversation: id), default: []].append(id) }
+            let requests = byShard.keys.sorted().map { ShardRequest.summaries(user: session.user, conversationIDs: byShard[$0]!) }
+            router.callAll(requests) { results in
+                var all: [ConversationSummary] = []
+                for result in results {
+                    switch result {
+                    case .success(.summaries(let list)): all += list
+                    case .success: return reply(.failure(.unavailable("unexpected reply")))
+                    case .failure(let error): return reply(.failure(error))
+                    }
+                }
+                all.sort { ($0.lastTs, $1.conversationID) > ($1.lastTs, $0.conversationID) }
+                reply(.success(all))
+            }
+        }
+    }
+}
