@@ -66,7 +66,7 @@ public final class ChatService {
             if case .success(.flag(true)) = result { return reply(.failure(ChatError(.conflict, "user id \(user) is taken"))) }
             if case .failure(let error) = result { return reply(.failure(error)) }
             hasher.hash(password) { [self] hash in
-                guard let hash else { return reply(.failure(.unavailable("password hashing failed"))) }
+                guard let hash else { return reply(.failure(.unavailable("the node is busy hashing passwords", retryAfterMs: 1_000))) }
                 let (grant, session) = newGrant(user: user, device: device)
                 router.call(.createUser(user: user, passwordHash: hash, displayName: name, session: session)) { result in
                     reply(result.map { _ in grant })
@@ -88,6 +88,7 @@ public final class ChatService {
             }
             let against = stored ?? dummy()
             hasher.verify(password, against: against) { [self] ok in
+                guard let ok else { return reply(.failure(.unavailable("the node is busy hashing passwords", retryAfterMs: 1_000))) }
                 guard ok, stored != nil else { return reply(.failure(ChatError(.unauthorized, "wrong user or password"))) }
                 let (grant, session) = newGrant(user: user, device: device)
                 router.call(.createSession(session)) { result in reply(result.map { _ in grant }) }

@@ -2,9 +2,10 @@ import CSystem
 import Glibc
 
 /// Hashes and checks passwords. Slow on purpose, so a node runs it off the event loop.
+/// `nil` means the work could not be done now (the workers are saturated): `unavailable`.
 public protocol PasswordHasher: AnyObject {
     func hash(_ password: String, done: @escaping (String?) -> Void)
-    func verify(_ password: String, against hash: String, done: @escaping (Bool) -> Void)
+    func verify(_ password: String, against hash: String, done: @escaping (Bool?) -> Void)
 }
 
 /// yescrypt through the system's libcrypt (`$y$` settings), the default password hash of
@@ -50,7 +51,7 @@ public final class InlineYescryptHasher: PasswordHasher {
     public func hash(_ password: String, done: @escaping (String?) -> Void) {
         done(Yescrypt.hash(password, salt: random.bytes(16)))
     }
-    public func verify(_ password: String, against hash: String, done: @escaping (Bool) -> Void) {
+    public func verify(_ password: String, against hash: String, done: @escaping (Bool?) -> Void) {
         done(Yescrypt.verify(password, against: hash))
     }
 }

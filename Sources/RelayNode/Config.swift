@@ -1,0 +1,95 @@
+import Foundation
+import JSON
+import Store
+
+/// One node of a cluster config (DESIGN.md "Processes and ports").
+struct NodeConfig: Equatable {
+    var id: String
+    var client: Address
+    var peer: Address
+    var gossip: Address
+    var data: String
+}
+
+struct Address: Equatable, CustomStringConvertible {
+    var host: String
+    var port: Int
+    var description: String { "\(host):\(port)" }
+
+    init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// "host:port", IPv4 or a name.
+    init?(_ text: String) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+              port > 0, port < 65_536 else { return nil }
+        host = String(text[..<colon])
+        self.port = port
+        if host.isEmpty { return nil }
+    }
+}
+
+/// A cluster config file: the keys operators and tools rely on keep their meaning.
+struct ClusterConfig: Equatable {
+    var cluster: String
+    var secret: String
+    var shards: Int
+    var replication: Int
+    var nodes: [NodeConfig]
+    /// `synchronous` for the shard files: "normal" (survives kill -9) or "full" (power loss).
+    var durability: Durability
+
+    static func load(path: String) throws(ConfigError) -> ClusterConfig {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError("cannot read config file \(path)")
+        }
+        let json: JSON
+        do { json = try JSON.parse(Array(data)) } catch { throw ConfigError("\(path): not valid JSON: \(error)") }
+        return try parse(json, source: path)
+    }
+
+    static func parse(_ json: JSON, source: String) throws(ConfigError) -> ClusterConfig {
+        guard let o = json.objectValue else { throw ConfigError("\(source): the config is a JSON object") }
+        func string(_ key: String, in o: JSONObject, _ what: String) throws(ConfigError) -> String {
+            guard let value = o[key]?.stringValue, !value.isEmpty else { throw ConfigError("\(source): \(what) needs \"\(key)\" (a string)") }
+            return value
+        }
+        func address(_ key: String, in o: JSONObject, _ what: String) throws(ConfigError) -> Address {
+            let text = try string(key, in: o, what)
+            guard let address = Address(text) else { throw ConfigError("\(source): \(what) \"\(key)\" is not HOST:PORT: \(text)") }
+            return address
+        }
+        let cluster = try string("cluster", in: o, "the config")
+        let secret = try string("secret", in: o, "the config")
+        let shards = Int(o["shards"]?.intValue ?? 128)
+        guard shards > 0, shards <= 65_536, shards & (shards - 1) == 0 else {
+            throw ConfigError("\(source): \"shards\" must be a power of two up to 65536")
+        }
+        let replication = Int(o["replication"]?.intValue ?? 2)
+        guard (1...5).contains(replication) else { throw ConfigError("\(source): \"replication\" must be 1 to 5") }
+        let durabilityName = o["synchronous"]?.stringValue ?? "normal"
+        guard let durability = Durability(rawValue: durabilityName.uppercased()) else {
+            throw ConfigError("\(source): \"synchronous\" is \"normal\" or \"full\"")
+        }
+        guard let list = o["nodes"]?.arrayValue, !list.isEmpty else { throw ConfigError("\(source): \"nodes\" lists at least one node") }
+        var nodes: [NodeConfig] = []
+        for (i, item) in list.enumerated() {
+            guard let n = item.objectValue else { throw ConfigError("\(source): nodes[\(i)] is an object") }
+            let what = "nodes[\(i)]"
+            let node = NodeConfig(id: try string("id", in: n, what), client: try address("client", in: n, what),
+                                  peer: try address("peer", in: n, what), gossip: try address("gossip", in: n, what),
+                                  data: try string("data", in: n, what))
+            if nodes.contains(where: { $0.id == node.id }) { throw ConfigError("\(source): node id \(node.id) appears twice") }
+            nodes.append(node)
+        }
+        return ClusterConfig(cluster: cluster, secret: secret, shards: shards, replication: replication, nodes: nodes,
+                             durability: durability)
+    }
+}
+
+struct ConfigError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

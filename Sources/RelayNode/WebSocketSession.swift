@@ -1,0 +1,358 @@
+import Chat
+import HTTPWire
+import JSON
+import Net
+import Store
+
+/// A client's WebSocket (PROTOCOL.md "WebSocket"): `hello`, then the backlog above the
+/// user's delivered cursors, then live events, with the client's commands in between.
+final class WebSocketSession {
+    /// Bound on requests of one connection awaiting their answers; reading pauses above it.
+    static let maxInFlight = 256
+    /// A client that lets this much output pile up unread is dropped (it can reconnect and sync).
+    static let maxPendingWriteBytes = 8 * 1024 * 1024
+    /// Backlog pages are fetched while less than this is waiting to be written.
+    static let backlogHighWaterBytes = 256 * 1024
+    /// Messages per backlog page (the history page limit).
+    static let backlogPageSize = 100
+    /// Live events held while the connect backlog streams; past it the client must reconnect.
+    static let maxQueuedEvents = 10_000
+    /// Conversations one `sync` may name.
+    static let maxSyncConversations = 10_000
+    /// An idle connection is pinged after this long without input...
+    static let pingAfterMs: Int64 = 25_000
+    /// ...and closed when nothing at all arrived for this long.
+    static let deadAfterMs: Int64 = 60_000
+    /// Frames: a message body is at most 64 KiB, escaped JSON at most ~6 times that.
+    static let limits = WebSocketLimits(maxFrameBytes: 512 * 1024, maxMessageBytes: 512 * 1024)
+
+    let ref: ConnectionRef
+    let session: Session
+    let device: String
+    unowned let connection: ClientConnection
+    unowned let node: Node
+
+    private enum State {
+        /// Sending `hello` and the backlog; live events wait in the queue (in order).
+        case catchingUp(queued: [OutboundEvent], overflowed: Bool)
+        case live
+        case closed
+    }
+    private var state: State = .catchingUp(queued: [], overflowed: false)
+    private var reader = WebSocketReader(limits: WebSocketSession.limits, role: .server)
+    private var inFlight = 0
+    private var readingPaused = false
+    private var lastInputMs: Int64
+    private var pingOutstanding = false
+
+    /// Backlog streaming: jobs run one at a time, one page in flight.
+    private struct Range {
+        var conversationID: String
+        var after: Int64
+        /// Stop after this seq (the connect backlog); nil: until there is no more (sync).
+        var upTo: Int64?
+    }
+    private struct Job {
+        var ranges: [Range]
+        var done: [String] = []
+        let finish: (_ synced: [String]) -> Void
+    }
+    private var jobs: [Job] = []
+    private var fetching = false
+    /// The top seq the connect backlog streamed per conversation: queued live messages at or
+    /// below it were already sent.
+    private var streamedTop: [String: Int64] = [:]
+
+    init(ref: ConnectionRef, session: Session, device: String, connection: ClientConnection, node: Node) {
+        self.ref = ref
+        self.session = session
+        self.device = device
+        self.connection = connection
+        self.node = node
+        lastInputMs = node.loop.nowMs
+    }
+
+    private var isOpen: Bool { if case .closed = state { false } else { true } }
+
+    // MARK: Start: hello and the backlog
+
+    func start(buffered: [UInt8]) {
+        node.metrics.webSocketsOpened += 1
+        node.registry.add(self)
+        if !buffered.isEmpty { buffered.withUnsafeBytes { received($0) } }
+        node.chat.conversations(session) { [weak self] result in
+            guard let self, isOpen else { return }
+            switch result {
+            case .failure(let error):
+                sendError(error, clientID: nil)
+                close(code: 1011, reason: "could not load conversations")
+            case .success(let list):
+                let hello: JSONObject = [
+                    "type": "hello", "user": .string(session.user), "device": .string(device), "node": .string(node.id),
+                    "conversations": .array(list.map { EventJSON.summary($0, full: false) }),
+                ]
+                write(JSON.object(hello).serialized())
+                let ranges = list.filter { $0.lastSeq > $0.delivered }
+                    .map { Range(conversationID: $0.conversationID, after: $0.delivered, upTo: $0.lastSeq) }
+                for range in ranges { streamedTop[range.conversationID] = range.upTo }
+                enqueue(Job(ranges: ranges) { [weak self] synced in
+                    self?.write(JSON.object(["type": "synced", "conversations": .array(synced.map { .string($0) })]).serialized())
+                    self?.goLive()
+                })
+            }
+        }
+    }
+
+    /// Sends the live events that arrived during the backlog, minus those it already sent.
+    private func goLive() {
+        guard case .catchingUp(let queued, let overflowed) = state else { return }
+        if overflowed {
+            close(code: 1013, reason: "too many events while catching up; reconnect")
+            return
+        }
+        state = .live
+        for event in queued {
+            if case .message(let id, let seq) = event.kind, let top = streamedTop[id], seq <= top { continue }
+            write(event.text)
+        }
+        streamedTop = [:]
+    }
+
+    /// An event for this user from the registry.
+    func deliver(_ event: OutboundEvent) {
+        switch state {
+        case .closed: return
+        case .catchingUp(var queued, let overflowed):
+            if queued.count >= Self.maxQueuedEvents {
+                state = .catchingUp(queued: [], overflowed: true)
+                return
+            }
+            if overflowed { return }
+            queued.append(event)
+            state = .catchingUp(queued: queued, overflowed: false)
+        case .live:
+            node.metrics.eventsPushed += 1
+            write(event.text)
+        }
+    }
+
+    private func enqueue(_ job: Job) {
+        jobs.append(job)
+        pump()
+    }
+
+    /// Fetches the next backlog page while the client keeps up; `drained` resumes it.
+    private func pump() {
+        while isOpen, !fetching, connection.tcp.pendingWriteBytes < Self.backlogHighWaterBytes, !jobs.isEmpty {
+            guard let range = jobs[0].ranges.first else {
+                let job = jobs.removeFirst()
+                job.finish(job.done)
+                continue
+            }
+            fetching = true
+            let query = HistoryQuery(after: range.after, before: range.upTo.map { $0 + 1 }, limit: Self.backlogPageSize)
+            node.chat.history(session, conversationID: range.conversationID, query: query) { [weak self] result in
+                guard let self, isOpen else { return }
+                fetching = false
+                switch result {
+                case .failure(let error):
+                    var o = errorObject(error, clientID: nil)
+                    o["conversation_id"] = .string(range.conversationID)
+                    write(JSON.object(o).serialized())
+                    jobs[0].ranges.removeFirst()
+                case .success(let page):
+                    for message in page.messages {
+                        var o: JSONObject = ["type": "message"]
+                        for (key, value) in EventJSON.message(message) { o[key] = value }
+                        write(JSON.object(o).serialized())
+                    }
+                    if page.hasMore, let last = page.messages.last {
+                        jobs[0].ranges[0].after = last.seq
+                    } else {
+                        jobs[0].done.append(range.conversationID)
+                        jobs[0].ranges.removeFirst()
+                    }
+                }
+                pump()
+            }
+        }
+    }
+
+    /// The socket's write queue emptied.
+    func drained() { pump() }
+
+    // MARK: Input
+
+    func received(_ bytes: UnsafeRawBufferPointer) {
+        guard isOpen else { return }
+        lastInputMs = node.loop.nowMs
+        pingOutstanding = false
+        reader.feed(bytes)
+        readFrames()
+    }
+
+    private func readFrames() {
+        while isOpen, inFlight < Self.maxInFlight {
+            let message: WebSocketMessage?
+            do {
+                message = try reader.next()
+            } catch {
+                node.metrics.badFrames += 1
+                close(code: error.closeCode, reason: error.message)
+                return
+            }
+            guard let message else { return }
+            switch message {
+            case .text(let text): command(text)
+            case .binary:
+                node.metrics.badFrames += 1
+                sendError(.badRequest("binary frames are not used: send JSON in text frames"), clientID: nil)
+            case .ping(let payload): connection.tcp.write(WebSocketWriter.pong(payload))
+            case .pong: break
+            case .close(let code, _):
+                // RFC 6455 5.5.1: answer with a close, echoing the code, then close the TCP.
+                close(code: code ?? 1000, reason: "")
+            }
+        }
+        if inFlight >= Self.maxInFlight, !readingPaused {
+            readingPaused = true
+            connection.tcp.pauseReading()
+        }
+    }
+
+    private func finishedRequest() {
+        inFlight -= 1
+        if readingPaused, inFlight < Self.maxInFlight / 2 {
+            readingPaused = false
+            connection.tcp.resumeReading()
+            readFrames()
+        }
+    }
+
+    private func command(_ text: String) {
+        let json: JSON
+        do { json = try JSON.parse(text) } catch {
+            node.metrics.badFrames += 1
+            return sendError(.badRequest("invalid JSON: \(error)"), clientID: nil)
+        }
+        guard let o = json.objectValue else { return sendError(.badRequest("a frame is one JSON object"), clientID: nil) }
+        let clientID = o["client_id"]?.stringValue
+        guard let type = o["type"]?.stringValue else { return sendError(.badRequest("`type` is required"), clientID: clientID) }
+        switch type {
+        case "send":
+            let command: SendCommand
+            do { command = try SendCommand(o) } catch { return sendError(error, clientID: clientID) }
+            inFlight += 1
+            node.chat.send(session, command, origin: ref) { [weak self] result in
+                guard let self else { return }
+                finishedRequest()
+                switch result {
+                case .success(let ack):
+                    node.metrics.messagesAcked += 1
+                    var event: JSONObject = ["type": "ack"]
+                    for (key, value) in EventJSON.ack(ack) { event[key] = value }
+                    write(JSON.object(event).serialized())
+                case .failure(let error): sendError(error, clientID: command.clientID)
+                }
+            }
+        case "receipt":
+            let command: ReceiptCommand
+            do { command = try ReceiptCommand(o) } catch { return sendError(error, clientID: clientID) }
+            inFlight += 1
+            node.chat.receipt(session, command) { [weak self] result in
+                self?.finishedRequest()
+                if case .failure(let error) = result { self?.sendError(error, clientID: clientID) }
+            }
+        case "typing":
+            guard let id = o["conversation_id"]?.stringValue, Identifiers.isValidConversation(id) else {
+                return sendError(.badRequest("`conversation_id` is required"), clientID: clientID)
+            }
+            inFlight += 1
+            node.chat.typing(session, conversationID: id) { [weak self] result in
+                self?.finishedRequest()
+                if case .failure(let error) = result { self?.sendError(error, clientID: clientID) }
+            }
+        case "sync":
+            sync(o, clientID: clientID)
+        case "ping":
+            write(JSON.object(["type": "pong"]).serialized())
+        default:
+            sendError(.badRequest("unknown type \(type)"), clientID: clientID)
+        }
+    }
+
+    /// `sync`: every message after the client's seq in each named conversation, then `synced`.
+    private func sync(_ o: JSONObject, clientID: String?) {
+        guard let since = o["since"]?.objectValue else {
+            return sendError(.badRequest("`since` is an object of conversation id to seq"), clientID: clientID)
+        }
+        guard since.count <= Self.maxSyncConversations else {
+            return sendError(.badRequest("at most \(Self.maxSyncConversations) conversations per sync"), clientID: clientID)
+        }
+        var ranges: [Range] = []
+        for (id, value) in since {
+            guard Identifiers.isValidConversation(id), let seq = value.intValue, seq >= 0 else {
+                return sendError(.badRequest("`since` maps conversation ids to non-negative seqs"), clientID: clientID)
+            }
+            ranges.append(Range(conversationID: id, after: seq, upTo: nil))
+        }
+        enqueue(Job(ranges: ranges) { [weak self] synced in
+            self?.write(JSON.object(["type": "synced", "conversations": .array(synced.map { .string($0) })]).serialized())
+        })
+    }
+
+    // MARK: Output
+
+    private func write(_ text: String) {
+        guard isOpen else { return }
+        connection.tcp.write(WebSocketWriter.text(text))
+        if connection.tcp.pendingWriteBytes > Self.maxPendingWriteBytes {
+            node.metrics.slowClientsDropped += 1
+            node.log.warn("dropping \(session.user)/\(device): \(connection.tcp.pendingWriteBytes) bytes unread")
+            state = .closed
+            node.registry.remove(self)
+            connection.tcp.abort()
+        }
+    }
+
+    private func errorObject(_ error: ChatError, clientID: String?) -> JSONObject {
+        var o: JSONObject = ["type": "error", "code": .string(error.code.rawValue), "message": .string(error.message)]
+        if let clientID { o["client_id"] = .string(clientID) }
+        if let retry = error.retryAfterMs { o["retry_after_ms"] = .int(retry) }
+        return o
+    }
+
+    private func sendError(_ error: ChatError, clientID: String?) {
+        write(JSON.object(errorObject(error, clientID: clientID)).serialized())
+    }
+
+    // MARK: Liveness and closing
+
+    func sweep(now: Int64) {
+        guard isOpen else { return }
+        if now - lastInputMs > Self.deadAfterMs {
+            close(code: 1001, reason: "no answer to pings")
+        } else if now - lastInputMs > Self.pingAfterMs, !pingOutstanding {
+            pingOutstanding = true
+            connection.tcp.write(WebSocketWriter.ping([]))
+        }
+    }
+
+    /// Sends a close frame and closes the socket once it is written.
+    func close(code: UInt16, reason: String) {
+        guard isOpen else { return }
+        state = .closed
+        node.registry.remove(self)
+        connection.tcp.write(WebSocketWriter.close(code: code, reason: reason))
+        connection.close()
+    }
+
+    /// The socket closed (either side).
+    func closed() {
+        if isOpen {
+            state = .closed
+            node.registry.remove(self)
+        }
+        node.metrics.webSocketsClosed += 1
+    }
+}
