@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "relaynode", targets: ["RelayNode"]),
+        .executable(name: "relay-bench", targets: ["RelayBench"]),
     ],
     targets: [
         // C APIs Glibc does not export: epoll, eventfd, getrandom, libcrypt, SQLite.
@@ -31,8 +32,10 @@ let package = Package(
 
         .executableTarget(
             name: "RelayNode",
-            dependencies: ["Chat", "Net", "HTTPWire", "Wire", "Gossip", "Ring", "JSON", "Hashing", "Store", "CSystem"]
+            dependencies: ["Chat", "Net", "HTTPWire", "Ring", "JSON", "Hashing", "Store", "CSystem"]
         ),
+        // The load generator: many WebSocket clients on one event loop, latency histograms.
+        .executableTarget(name: "RelayBench", dependencies: ["Net", "HTTPWire", "JSON", "Hashing"]),
 
         .testTarget(name: "HashingTests", dependencies: ["Hashing"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
