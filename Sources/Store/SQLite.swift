@@ -191,7 +191,16 @@ public final class Statement {
             case .null: rc = sqlite3_bind_null(stmt, i)
             case .int(let v): rc = sqlite3_bind_int64(stmt, i, v)
             case .double(let v): rc = sqlite3_bind_double(stmt, i, v)
-            case .text(let v): rc = sqlite3_bind_text(stmt, i, v, -1, relay_sqlite_transient())
+            case .text(let v) where v.isEmpty:
+                rc = sqlite3_bind_text(stmt, i, "", 0, relay_sqlite_transient())
+            case .text(let v):
+                // An explicit byte length: a body may hold U+0000, which -1 would cut at.
+                var text = v
+                rc = text.withUTF8 { utf8 in
+                    utf8.withMemoryRebound(to: CChar.self) {
+                        sqlite3_bind_text(stmt, i, $0.baseAddress, Int32($0.count), relay_sqlite_transient())
+                    }
+                }
             case .blob(let v):
                 rc = v.withUnsafeBytes { sqlite3_bind_blob(stmt, i, $0.baseAddress, Int32($0.count), relay_sqlite_transient()) }
             }
@@ -218,7 +227,8 @@ public final class Statement {
             case SQLITE_INTEGER: values.append(.int(sqlite3_column_int64(stmt, i)))
             case SQLITE_FLOAT: values.append(.double(sqlite3_column_double(stmt, i)))
             case SQLITE_TEXT:
-                let text = sqlite3_column_text(stmt, i).map { String(cString: $0) } ?? ""
+                let n = Int(sqlite3_column_bytes(stmt, i))
+                let text = sqlite3_column_text(stmt, i).map { String(decoding: UnsafeBufferPointer(start: $0, count: n), as: UTF8.self) } ?? ""
                 values.append(.text(text))
             case SQLITE_BLOB:
                 let n = Int(sqlite3_column_bytes(stmt, i))

@@ -77,6 +77,14 @@ final class ShardStoreTests: XCTestCase {
         XCTAssertNil(try store.session(tokenHash: [1, 2, 3]))
     }
 
+    func testTextWithNULAndUnicodeRoundTrips() throws {
+        let store = try ShardFiles(directory: directory).store(0)
+        var m = message(1)
+        m.body = "a\u{0}b 😀 é"
+        try store.insertMessage(m)
+        XCTAssertEqual(try store.messages(conversationID: "dm:alice:bob", reader: "bob", after: 0, before: .max, limit: 1, newest: false).first?.body, "a\u{0}b 😀 é")
+    }
+
     func testNewerSchemaIsRefused() throws {
         let path = directory + "-future.db"
         defer { try? FileManager.default.removeItem(atPath: path) }
