@@ -28,7 +28,10 @@ let package = Package(
         .target(name: "Store", dependencies: ["CSystem"]),
 
         // The chat domain: accounts, conversations, messages, receipts.
-        .target(name: "Chat", dependencies: ["Store", "Ring", "Hashing", "JSON", "CSystem"]),
+        .target(name: "Chat", dependencies: ["Store", "Ring", "Hashing", "JSON", "Wire", "CSystem"]),
+
+        // Node-to-node connections: the Wire protocol over Net's TCP.
+        .target(name: "Peer", dependencies: ["Net", "Wire", "Hashing"]),
 
         .executableTarget(
             name: "RelayNode",
@@ -45,6 +48,7 @@ let package = Package(
         .testTarget(name: "WireTests", dependencies: ["Wire", "Hashing"]),
         .testTarget(name: "NetTests", dependencies: ["Net", "CSystem"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
-        .testTarget(name: "ChatTests", dependencies: ["Chat", "Store", "Ring", "JSON"]),
+        .testTarget(name: "ChatTests", dependencies: ["Chat", "Store", "Ring", "JSON", "Wire"]),
+        .testTarget(name: "PeerTests", dependencies: ["Peer", "Net", "Wire"]),
     ]
 )
