@@ -59,6 +59,11 @@ public struct SessionRecord: Sendable, Equatable {
     public var user: String
     public var device: String
     public var expiresAt: Int64
+    public init(user: String, device: String, expiresAt: Int64) {
+        self.user = user
+        self.device = device
+        self.expiresAt = expiresAt
+    }
 }
 
 public struct UserRecord: Sendable, Equatable {
