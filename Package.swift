@@ -33,9 +33,13 @@ let package = Package(
         // Node-to-node connections: the Wire protocol over Net's TCP.
         .target(name: "Peer", dependencies: ["Net", "Wire", "Hashing"]),
 
+        // The cluster: membership view and ring, routing to shard primaries, the connection
+        // directory, shard handoff. Pure views plus shells over Gossip, Peer and Chat.
+        .target(name: "Cluster", dependencies: ["Gossip", "Ring", "Peer", "Chat", "Net", "Wire", "Store", "JSON", "Hashing"]),
+
         .executableTarget(
             name: "RelayNode",
-            dependencies: ["Chat", "Net", "HTTPWire", "Ring", "JSON", "Hashing", "Store", "CSystem"]
+            dependencies: ["Cluster", "Chat", "Net", "HTTPWire", "Ring", "JSON", "Hashing", "Store", "CSystem"]
         ),
         // The load generator: many WebSocket clients on one event loop, latency histograms.
         .executableTarget(name: "RelayBench", dependencies: ["Net", "HTTPWire", "JSON", "Hashing"]),
@@ -50,5 +54,6 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "ChatTests", dependencies: ["Chat", "Store", "Ring", "JSON", "Wire"]),
         .testTarget(name: "PeerTests", dependencies: ["Peer", "Net", "Wire"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Gossip", "Ring", "Chat", "Wire"]),
     ]
 )

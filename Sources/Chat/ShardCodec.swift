@@ -243,5 +243,6 @@ public enum ShardCodec {
 
 public struct ShardCodecError: Error, Sendable, CustomStringConvertible {
     public let description: String
-    init(_ description: String) { self.description = description }
+    public init(_ description: String) { self.description = description }
+    public static let tooLong = ShardCodecError("a list is too long")
 }

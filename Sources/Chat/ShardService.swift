@@ -55,6 +55,8 @@ public final class ShardService {
     }
 
     /// Commits the turn's writes, then releases the replies and pushes that waited on them.
+    /// Those may issue new writes (opening a chat, then sending into it): `commitAll` repeats
+    /// until none are left, a bounded number of rounds.
     public func commit() {
         guard !pending.isEmpty || !files.dirtyShards.isEmpty else { return }
         let failed = files.commitAll()
@@ -67,6 +69,20 @@ public final class ShardService {
                 p.onCommit()
             }
         }
+    }
+
+    /// Rounds of `commit` per loop turn: a request chain is a handful of steps long.
+    static let maxCommitRounds = 16
+
+    /// Commits until no write is waiting; true if some still are (the caller runs another
+    /// loop turn at once instead of sleeping).
+    @discardableResult
+    public func commitAll() -> Bool {
+        for _ in 0..<Self.maxCommitRounds {
+            commit()
+            if pending.isEmpty && files.dirtyShards.isEmpty { return false }
+        }
+        return true
     }
 
     private func afterCommit(_ shard: Int, _ reply: @escaping Reply, _ result: ShardReply, then effects: @escaping () -> Void = {}) {

@@ -1,1 +1,3 @@
-print("relay-bench: not yet")
+import Glibc
+
+exit(BenchCommand.run(CommandLine.arguments))

@@ -9,6 +9,8 @@ struct NodeConfig: Equatable {
     var peer: Address
     var gossip: Address
     var data: String
+    /// False for a node listed for later: not a founder of the ring, joins with --join.
+    var initial: Bool = true
 }
 
 struct Address: Equatable, CustomStringConvertible {
@@ -80,7 +82,7 @@ struct ClusterConfig: Equatable {
             let what = "nodes[\(i)]"
             let node = NodeConfig(id: try string("id", in: n, what), client: try address("client", in: n, what),
                                   peer: try address("peer", in: n, what), gossip: try address("gossip", in: n, what),
-                                  data: try string("data", in: n, what))
+                                  data: try string("data", in: n, what), initial: n["initial"]?.boolValue ?? true)
             if nodes.contains(where: { $0.id == node.id }) { throw ConfigError("\(source): node id \(node.id) appears twice") }
             nodes.append(node)
         }

@@ -1,16 +1,22 @@
 import Chat
+import Cluster
 
 /// The live WebSocket sessions on this node, by user: where pushed events go.
-final class ConnectionRegistry: EventSink {
+final class ConnectionRegistry: LocalConnections {
     private var byUser: [String: [WebSocketSession]] = [:]
     private(set) var count = 0
     let metrics: Metrics
 
+    var onUserOnline: ((String) -> Void)?
+    var onUserOffline: ((String) -> Void)?
+
     init(metrics: Metrics) { self.metrics = metrics }
 
     func add(_ session: WebSocketSession) {
-        byUser[session.session.user, default: []].append(session)
+        let user = session.session.user
+        byUser[user, default: []].append(session)
         count += 1
+        if byUser[user]?.count == 1 { onUserOnline?(user) }
     }
 
     func remove(_ session: WebSocketSession) {
@@ -18,6 +24,16 @@ final class ConnectionRegistry: EventSink {
         list.remove(at: i)
         byUser[session.session.user] = list.isEmpty ? nil : list
         count -= 1
+        if list.isEmpty { onUserOffline?(session.session.user) }
+    }
+
+    var usersOnline: [String] { byUser.keys.sorted() }
+
+    /// A logout: that token's sessions end with close code 4001.
+    func closeSessions(user: String, tokenHash: [UInt8]) {
+        for ws in sessions(of: user) where ws.session.tokenHash == tokenHash {
+            ws.close(code: 4001, reason: "logged out")
+        }
     }
 
     func sessions(of user: String) -> [WebSocketSession] { byUser[user] ?? [] }

@@ -44,6 +44,13 @@ final class HTTPAPI {
             respond(response)
         case ("GET", ["v1", "cluster"]):
             respond(Reply.json(200, node.clusterStatus()))
+        case ("POST", ["v1", "cluster", "leave"]):
+            // Operators only: the cluster's secret is the credential.
+            guard request.headers["Authorization"] == "Bearer " + node.config.secret else {
+                return respond(Reply.error(.unauthorized))
+            }
+            node.leave()
+            respond(Reply.json(202, ["status": "leaving", "node": .string(node.id)]))
         case ("POST", ["v1", "signup"]):
             body(request, respond) { [self] o throws(ChatError) in
                 let user = try Fields.string(o, "user", maxBytes: 64)
@@ -144,7 +151,7 @@ final class HTTPAPI {
 
     private static func knownPaths(_ s: [String]) -> Bool {
         switch s {
-        case ["healthz"], ["metrics"], ["v1", "cluster"], ["v1", "signup"], ["v1", "login"], ["v1", "logout"],
+        case ["healthz"], ["metrics"], ["v1", "cluster"], ["v1", "cluster", "leave"], ["v1", "signup"], ["v1", "login"], ["v1", "logout"],
              ["v1", "messages"], ["v1", "conversations"], ["v1", "ws"]: return true
         case _ where s.count == 4 && s[0] == "v1" && s[1] == "conversations" && (s[3] == "messages" || s[3] == "receipts"): return true
         default: return false

@@ -1,4 +1,5 @@
 import Chat
+import Cluster
 import Foundation
 import JSON
 import Net
@@ -15,8 +16,8 @@ final class Node {
     let metrics = Metrics()
     let files: ShardFiles
     let shardMap: ShardMap
-    let placement: Placement
     let service: ShardService
+    private(set) var cluster: ClusterNode!
     let chat: ChatService
     let registry: ConnectionRegistry
     let workers: WorkerPool
@@ -28,7 +29,7 @@ final class Node {
     /// Expired sessions are deleted this often, a bounded batch per shard.
     static let sessionCleanupIntervalMs: Int64 = 10 * 60 * 1000
 
-    init(config: ClusterConfig, me: NodeConfig, dataDirectory: String, log: Log) throws {
+    init(config: ClusterConfig, me: NodeConfig, dataDirectory: String, join: String?, log: Log) throws {
         self.config = config
         self.me = me
         id = me.id
@@ -37,56 +38,93 @@ final class Node {
         startedAtMs = loop.nowMs
         files = try ShardFiles(directory: dataDirectory + "/shards", durability: config.durability)
         shardMap = try ShardMap(shardCount: config.shards)
-        // Until the cluster layer runs gossip, the node owns every shard: a one-node cluster.
-        placement = Placement(nodes: [me.id], shardCount: config.shards, replication: config.replication)
         let random = SystemRandom()
         let loop = self.loop
         service = ShardService(nodeID: me.id, files: files, shardMap: shardMap, random: random,
                                clock: { loop.nowMs },
                                schedule: { delay, fn in loop.schedule(afterMs: delay, fn) })
         workers = WorkerPool(threads: Self.hashWorkers, loop: loop)
-        chat = ChatService(router: LocalRouter(service: service), shardMap: shardMap,
-                           hasher: PoolHasher(pool: workers, random: random), random: random, clock: { loop.nowMs })
         registry = ConnectionRegistry(metrics: metrics)
-        service.sink = registry
+        let founders = config.nodes.filter(\.initial)
+        let joinedAt = me.initial ? 0 : try Self.joinTime(dataDirectory: dataDirectory, now: loop.nowMs)
+        let settings = ClusterNode.Settings(
+            clusterName: config.cluster, secret: config.secret, me: me.id, gossipAddress: me.gossip.description,
+            peerAddress: me.peer.description, clientAddress: me.client.description, joinedAt: joinedAt,
+            shardCount: config.shards, replication: config.replication,
+            founders: founders.map { (id: $0.id, gossip: $0.gossip.description, peer: $0.peer.description, client: $0.client.description) },
+            seeds: founders.filter { $0.id != me.id }.map(\.gossip.description) + (join.map { [$0] } ?? []))
+        let randomBytes: (Int) -> [UInt8] = { random.bytes($0) }
+        cluster = try ClusterNode(settings: settings, loop: loop, files: files, service: service, shardMap: shardMap,
+                                  workers: workers, local: registry, random: randomBytes, log: { log.info($0) })
+        chat = ChatService(router: cluster.router, shardMap: shardMap,
+                           hasher: PoolHasher(pool: workers, random: random), random: random, clock: { loop.nowMs })
+        service.sink = cluster.directory
         server = ClientServer(loop: loop, api: HTTPAPI(node: self), metrics: metrics, log: log)
         // Group commit: the turn's writes become durable together, then acks go out.
-        loop.addTurnEndHook { [unowned self] in service.commit() }
+        loop.addTurnEndHook { [unowned self] in
+            if service.commitAll() { loop.execute {} }
+        }
+    }
+
+    /// A node that joins a running cluster remembers when it first did: its place in the
+    /// ring order (docs/CLUSTER.md) must not change across restarts.
+    static func joinTime(dataDirectory: String, now: Int64) throws -> Int64 {
+        let path = dataDirectory + "/joined-at"
+        if let data = FileManager.default.contents(atPath: path),
+           let value = Int64(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) {
+            return value
+        }
+        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+        try Data("\(now)\n".utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        return now
     }
 
     func run() throws {
+        try cluster.start(gossipHost: me.gossip.host, gossipPort: me.gossip.port, peerHost: me.peer.host, peerPort: me.peer.port)
         try server.listen(me.client)
         log.info("serving clients on \(me.client) (cluster \(config.cluster), \(config.shards) shards)")
-        Signals.onTerminate(loop: loop) { [unowned self] in
-            log.info("stopping")
-            server.stop()
-            service.commit()
-            loop.stop()
+        Signals.onTerminate(loop: loop) { [unowned self] in shutdown() }
+        cluster.onLeft = { [unowned self] in
+            log.info("left the cluster; every shard was handed over")
+            shutdown()
         }
         scheduleSessionCleanup()
         loop.run()
-        service.commit()
+        service.commitAll()
         workers.shutdown()
         files.closeAll()
         log.info("stopped")
     }
 
+    private var stopping = false
+
+    func shutdown() {
+        guard !stopping else { return }
+        stopping = true
+        log.info("stopping")
+        server.stop()
+        service.commitAll()
+        cluster.stop()
+        loop.stop()
+    }
+
+    /// `POST /v1/cluster/leave`: hand every shard over, then stop.
+    func leave() { cluster.leave() }
+
     private func scheduleSessionCleanup() {
         loop.schedule(afterMs: Self.sessionCleanupIntervalMs) { [weak self] in
             guard let self else { return }
             let now = loop.nowMs
-            for shard in placement.shardsLed(by: id) {
+            for shard in cluster.handoff.heldShards where cluster.view.primary(shard: shard) == id {
                 _ = try? files.store(shard).deleteExpiredSessions(now: now)
             }
             scheduleSessionCleanup()
         }
     }
 
-    /// A logout closes the WebSockets that used the token on this node.
+    /// A logout closes the WebSockets that used the token, on every node.
     func loggedOut(_ session: Session) {
-        for ws in registry.sessions(of: session.user) where ws.session.tokenHash == session.tokenHash {
-            ws.close(code: 4001, reason: "logged out")
-        }
+        cluster.directory.loggedOut(user: session.user, tokenHash: session.tokenHash)
     }
 
     func metricsText() -> String {
@@ -98,19 +136,5 @@ final class Node {
         ])
     }
 
-    func clusterStatus() -> JSON {
-        let members: [JSON] = placement.nodes.map { nodeID in
-            let node = config.nodes.first { $0.id == nodeID }
-            return .object([
-                "id": .string(nodeID), "state": "alive", "incarnation": 0,
-                "client": .string(node?.client.description ?? ""), "peer": .string(node?.peer.description ?? ""),
-                "gossip": .string(node?.gossip.description ?? ""),
-                "shards_led": .int(Int64(placement.shardsLed(by: nodeID).count)),
-                "shards_held": .int(Int64(placement.shardsHeld(by: nodeID).count)),
-            ])
-        }
-        return .object(["cluster": .string(config.cluster), "node": .string(id), "ring_version": 1,
-                        "shards": .int(Int64(config.shards)), "replication": .int(Int64(config.replication)),
-                        "members": .array(members)])
-    }
+    func clusterStatus() -> JSON { cluster.status() }
 }

@@ -27,7 +27,7 @@ guard let me = config.nodes.first(where: { $0.id == nodeID }) else {
 var log = Log(node: nodeID)
 log.verbose = options.verbose
 do {
-    let node = try Node(config: config, me: me, dataDirectory: options.dataOverride ?? me.data, log: log)
+    let node = try Node(config: config, me: me, dataDirectory: options.dataOverride ?? me.data, join: options.join, log: log)
     try node.run()
 } catch {
     fail("relaynode \(nodeID): \(error)", code: 1)

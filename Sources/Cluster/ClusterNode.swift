@@ -1,0 +1,220 @@
+import Chat
+import Gossip
+import JSON
+import Net
+import Peer
+import Ring
+import Store
+
+/// Everything that makes one node part of a cluster: gossip membership and the ring view,
+/// node-to-node connections, routing of shard requests, the connection directory and
+/// shard handoff. The node's chat code sees only a `ShardRouter` and an `EventSink`.
+public final class ClusterNode {
+    public struct Settings: Sendable {
+        public var clusterName: String
+        public var secret: String
+        public var me: String
+        public var gossipAddress: String
+        public var peerAddress: String
+        public var clientAddress: String
+        /// 0 for the nodes of the config file that form the cluster; a joiner's first start time.
+        public var joinedAt: Int64
+        public var shardCount: Int
+        public var replication: Int
+        /// The config's founding nodes (ring members from the start, even before gossip hears
+        /// from them): id, gossip, peer and client addresses.
+        public var founders: [(id: String, gossip: String, peer: String, client: String)]
+        public var seeds: [String]
+
+        public init(clusterName: String, secret: String, me: String, gossipAddress: String, peerAddress: String,
+                    clientAddress: String, joinedAt: Int64, shardCount: Int, replication: Int,
+                    founders: [(id: String, gossip: String, peer: String, client: String)], seeds: [String]) {
+            self.clusterName = clusterName
+            self.secret = secret
+            self.me = me
+            self.gossipAddress = gossipAddress
+            self.peerAddress = peerAddress
+            self.clientAddress = clientAddress
+            self.joinedAt = joinedAt
+            self.shardCount = shardCount
+            self.replication = replication
+            self.founders = founders
+            self.seeds = seeds
+        }
+    }
+
+    public let settings: Settings
+    public private(set) var view: ClusterView
+    public let peer: PeerTransport
+    let loop: EventLoop
+    let log: (String) -> Void
+    private var gossip: GossipShell!
+    public private(set) var router: ClusterRouter!
+    public private(set) var directory: Directory!
+    public private(set) var handoff: Handoff!
+    /// Called when this node has left and handed over every shard (or gave up waiting).
+    public var onLeft: (() -> Void)?
+    private var leaving = false
+
+    /// How long a leaving node waits for its shards to be taken before it stops anyway.
+    static let leaveTimeoutMs: Int64 = 60_000
+
+    public init(settings: Settings, loop: EventLoop, files: ShardFiles, service: ShardService, shardMap: ShardMap,
+                workers: WorkerPool, local: LocalConnections, random: @escaping (Int) -> [UInt8],
+                log: @escaping (String) -> Void) throws {
+        self.settings = settings
+        self.loop = loop
+        self.log = log
+        let meta = NodeMeta(client: settings.clientAddress, peer: settings.peerAddress, joinedAt: settings.joinedAt)
+        view = ClusterView(me: .init(id: settings.me, gossip: settings.gossipAddress, status: .alive, incarnation: 0, meta: meta),
+                           shardCount: settings.shardCount, replication: settings.replication)
+        // Founders hold ring positions from the start; until gossip hears from them they
+        // count as down, so nothing of theirs is served or claimed by anyone else.
+        for f in settings.founders where f.id != settings.me {
+            view.update(Member(id: MemberID(name: f.id, address: f.gossip), status: .dead, incarnation: 0,
+                               meta: NodeMeta(client: f.client, peer: f.peer, joinedAt: 0).encoded()))
+        }
+        var peerSettings = PeerSettings(clusterName: settings.clusterName, nodeID: settings.me, secret: Array(settings.secret.utf8))
+        peerSettings.requestTimeoutMs = 5_000
+        peer = PeerTransport(loop: loop, settings: peerSettings, random: random)
+        for f in settings.founders where f.id != settings.me { peer.setPeer(f.id, address: f.peer) }
+
+        var gossipSettings = GossipSettings()
+        // Room for the shell's 16-byte tag within 1400-byte datagrams.
+        gossipSettings.maxDatagramBytes = 1400 - GossipShell.tagBytes
+        // A dead node keeps its ring positions until it leaves: never forget it.
+        gossipSettings.deadMemberRetentionMs = Int64.max / 4
+        let seed = random(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        let swim = try SWIMInstance(me: MemberID(name: settings.me, address: settings.gossipAddress), meta: meta.encoded(),
+                                    settings: gossipSettings, seed: seed)
+        gossip = GossipShell(swim: swim, loop: loop, cluster: settings.clusterName, secret: settings.secret)
+        router = ClusterRouter(me: settings.me, loop: loop, service: service, shardMap: shardMap, peer: peer, cluster: self)
+        directory = Directory(me: settings.me, local: local, peer: peer,
+                              livePeers: { [unowned self] in view.liveNodes(except: settings.me) })
+        handoff = Handoff(me: settings.me, loop: loop, files: files, service: service, peer: peer, workers: workers,
+                          cluster: self, log: log)
+        wire()
+    }
+
+    private func wire() {
+        gossip.onMemberChanged = { [unowned self] member in memberChanged(member) }
+        peer.onPeerUp = { [unowned self] node in directory.linkUp(node) }
+        peer.onRefused = { [unowned self] reason in log("peer refused: \(reason)") }
+        peer.onMessage = { [unowned self] from, operation, payload in
+            switch ClusterOp(rawValue: operation) {
+            case .pushEvent: directory.received(pushEvent: payload)
+            case .presence: directory.received(presence: payload, from: from)
+            case .directorySnapshot: directory.received(snapshot: payload, from: from)
+            case .logout: directory.received(logout: payload)
+            default: break
+            }
+        }
+        peer.onRequest = { [unowned self] from, operation, payload, respond in
+            switch ClusterOp(rawValue: operation) {
+            case .whoHolds: respond(handoff.answerWhoHolds(payload))
+            case .handoffBegin: handoff.answerBegin(payload, from: from, respond: respond)
+            case .handoffChunk: respond(handoff.answerChunk(payload, from: from))
+            case .handoffDone: respond(handoff.answerDone(payload, from: from))
+            default: router.serve(operation: operation, payload: payload, respond: respond)
+            }
+        }
+    }
+
+    public func start(gossipHost: String, gossipPort: Int, peerHost: String, peerPort: Int) throws {
+        try peer.listen(host: peerHost, port: peerPort)
+        try gossip.bind(host: gossipHost, port: gossipPort)
+        gossip.join(seeds: settings.seeds)
+        handoff.start()
+    }
+
+    private func memberChanged(_ member: Member) {
+        let before = view.nodes[member.id.name]
+        let ringChanged = view.update(member)
+        let node = member.id.name
+        if node != settings.me, let meta = NodeMeta.decode(member.meta) { peer.setPeer(node, address: meta.peer) }
+        if !member.status.isInCluster { directory.forget(node) }
+        if before?.status != member.status {
+            log("member \(node) is \(member.status) (incarnation \(member.incarnation))")
+        }
+        if ringChanged {
+            log("ring v\(view.ringVersion): \(view.ring.joined(separator: ", "))")
+            handoff.reconcile()
+        }
+        if leaving { checkLeft() }
+    }
+
+    /// Graceful leave: gossip says so, the others take this node's shards, then `onLeft`.
+    public func leave() {
+        guard !leaving else { return }
+        leaving = true
+        log("leaving the cluster")
+        gossip.leave()
+        let deadline = loop.monotonicMs + Self.leaveTimeoutMs
+        func poll() {
+            loop.schedule(afterMs: 200) { [weak self] in
+                guard let self else { return }
+                if checkLeft() { return }
+                if loop.monotonicMs > deadline {
+                    log("leave: \(handoff.heldShards.count) shards not taken in time; stopping anyway")
+                    finishLeave()
+                } else {
+                    poll()
+                }
+            }
+        }
+        poll()
+    }
+
+    @discardableResult
+    private func checkLeft() -> Bool {
+        guard leaving, onLeft != nil else { return false }
+        guard handoff.heldShards.isEmpty else { return false }
+        finishLeave()
+        return true
+    }
+
+    private func finishLeave() {
+        let done = onLeft
+        onLeft = nil
+        done?()
+    }
+
+    public func stop() {
+        gossip.close()
+        peer.close()
+    }
+
+    // MARK: Status
+
+    public func status() -> JSON {
+        let placement = view.placement
+        let members: [JSON] = view.nodes.values.sorted { $0.id < $1.id }.map { node in
+            var o: JSONObject = ["id": .string(node.id), "state": .string(node.status.description),
+                                 "incarnation": .int(Int64(node.incarnation)), "gossip": .string(node.gossip)]
+            if let meta = node.meta {
+                o["client"] = .string(meta.client)
+                o["peer"] = .string(meta.peer)
+                o["joined_at"] = .int(meta.joinedAt)
+            }
+            o["in_ring"] = .bool(view.ring.contains(node.id))
+            o["shards_led"] = .int(Int64(placement.shardsLed(by: node.id).count))
+            o["shards_held"] = .int(Int64(placement.shardsHeld(by: node.id).count))
+            return .object(o)
+        }
+        return .object([
+            "cluster": .string(settings.clusterName), "node": .string(settings.me),
+            "ring_version": .int(Int64(view.ringVersion)), "ring": .array(view.ring.map { .string($0) }),
+            "shards": .int(Int64(settings.shardCount)), "replication": .int(Int64(settings.replication)),
+            "members": .array(members),
+            "local": .object([
+                "shards_serving": .int(Int64(handoff.heldShards.filter { view.primary(shard: $0) == settings.me }.count)),
+                "shards_on_disk": .int(Int64(handoff.heldShards.count)),
+                "shards_pulling": .array(handoff.pendingShards.map { .int(Int64($0)) }),
+                "shards_received": .int(Int64(handoff.shardsReceived)), "shards_sent": .int(Int64(handoff.shardsSent)),
+                "peers_connected": .array(peer.connectedPeers().map { .string($0) }),
+                "gossip_rejected_datagrams": .int(Int64(gossip.rejectedDatagrams)),
+                "events_forwarded": .int(Int64(directory.eventsForwarded)),
+            ]),
+        ])
+    }
+}

@@ -1,0 +1,89 @@
+import Chat
+import Net
+import Peer
+import Ring
+
+/// Sends each shard request to the shard's primary: served here when this node leads and
+/// holds the shard, forwarded over the peer protocol otherwise. While a shard has no
+/// primary that can serve it (its node died, or a handoff is moving it) the request is
+/// retried for a short while, so a client sees at most a brief delay or `unavailable`.
+public final class ClusterRouter: ShardRouter {
+    /// How long a request keeps trying before the client gets `unavailable`.
+    static let retryBudgetMs: Int64 = 2_500
+    /// Pause between tries: gossip and handoffs settle in hundreds of milliseconds.
+    static let retryDelayMs: Int64 = 150
+    /// What the client is told to wait before its own retry.
+    static let clientRetryAfterMs: Int64 = 1_000
+
+    let me: String
+    let loop: EventLoop
+    let service: ShardService
+    let shardMap: ShardMap
+    let peer: PeerTransport
+    unowned let cluster: ClusterNode
+
+    init(me: String, loop: EventLoop, service: ShardService, shardMap: ShardMap, peer: PeerTransport, cluster: ClusterNode) {
+        self.me = me
+        self.loop = loop
+        self.service = service
+        self.shardMap = shardMap
+        self.peer = peer
+        self.cluster = cluster
+    }
+
+    public func call(_ request: ShardRequest, reply: @escaping ShardService.Reply) {
+        attempt(request, deadline: loop.monotonicMs + Self.retryBudgetMs, reply: reply)
+    }
+
+    private func attempt(_ request: ShardRequest, deadline: Int64, reply: @escaping ShardService.Reply) {
+        let shard = shardMap.shard(forKey: request.key)
+        let retry: (String) -> Void = { [weak self] why in
+            guard let self else { return }
+            guard loop.monotonicMs + Self.retryDelayMs < deadline else {
+                return reply(.failure(.unavailable(why, retryAfterMs: Self.clientRetryAfterMs)))
+            }
+            loop.schedule(afterMs: Self.retryDelayMs) { [weak self] in self?.attempt(request, deadline: deadline, reply: reply) }
+        }
+        guard let primary = cluster.view.primary(shard: shard) else {
+            return retry("shard \(shard) has no live primary")
+        }
+        if primary == me {
+            guard cluster.handoff.serves(shard) else { return retry("shard \(shard) is being handed over") }
+            service.handle(request, reply: reply)
+            return
+        }
+        let (operation, payload) = ShardCodec.encode(request)
+        peer.request(primary, operation: operation, payload: payload) { result in
+            switch result {
+            case .success(let bytes):
+                switch try? ShardCodec.decodeReply(bytes) {
+                case .some(.failure(let error)) where error.code == .unavailable && error.retryAfterMs == 0:
+                    retry(error.message)   // the primary is not ready: settle and try again
+                case .some(let decoded):
+                    reply(decoded)
+                case .none:
+                    reply(.failure(.unavailable("malformed reply from \(primary)")))
+                }
+            case .failure(.timedOut):
+                // It may have been applied: do not repeat, let the client retry (idempotently).
+                reply(.failure(.unavailable("no answer from \(primary) in time", retryAfterMs: Self.clientRetryAfterMs)))
+            case .failure(let error):
+                retry("\(primary): \(error)")
+            }
+        }
+    }
+
+    /// A shard request from another node: served only if this node leads and holds the shard
+    /// in its own view; otherwise "not here yet" (retryAfterMs 0), which the sender retries.
+    func serve(operation: UInt16, payload: [UInt8], respond: @escaping (Result<[UInt8], PeerHandlerError>) -> Void) {
+        let request: ShardRequest
+        do { request = try ShardCodec.decodeRequest(operation: operation, payload: payload) } catch {
+            return respond(.failure(PeerHandlerError("\(error)")))
+        }
+        let shard = shardMap.shard(forKey: request.key)
+        guard cluster.view.primary(shard: shard) == me, cluster.handoff.serves(shard) else {
+            return respond(.success(ShardCodec.encode(.failure(.unavailable("shard \(shard) is not served by \(me) now", retryAfterMs: 0)))))
+        }
+        service.handle(request) { result in respond(.success(ShardCodec.encode(result))) }
+    }
+}

@@ -1,0 +1,111 @@
+import Chat
+import Peer
+
+/// Which nodes hold live connections of which users, and the `EventSink` that pushes events
+/// to them wherever they are.
+///
+/// Every node keeps the whole directory: users come online and go offline far less often than
+/// they receive messages, so broadcasting those changes (and a full snapshot whenever a link to
+/// a peer comes up, which repairs anything a dropped connection lost) is cheaper than asking
+/// where a user is for every message. A node that dies or leaves is dropped from it.
+/// (DESIGN.md puts this registry on the user's shard primary; a broadcast directory is simpler
+/// and as correct for the cluster sizes Relay targets. docs/CLUSTER.md says so.)
+public final class Directory: EventSink {
+    let me: String
+    let local: LocalConnections
+    let peer: PeerTransport
+    /// The live peers to tell about local presence changes.
+    var livePeers: () -> [String]
+    private var nodesByUser: [String: Set<String>] = [:]
+    private var usersByNode: [String: Set<String>] = [:]
+    public private(set) var eventsForwarded = 0
+
+    public init(me: String, local: LocalConnections, peer: PeerTransport, livePeers: @escaping () -> [String]) {
+        self.me = me
+        self.local = local
+        self.peer = peer
+        self.livePeers = livePeers
+        local.onUserOnline = { [unowned self] user in self.broadcastPresence(user, online: true) }
+        local.onUserOffline = { [unowned self] user in self.broadcastPresence(user, online: false) }
+    }
+
+    // MARK: EventSink
+
+    public func push(_ event: OutboundEvent, to users: [String], except: ConnectionRef?) {
+        local.push(event, to: users, except: except)
+        var byNode: [String: [String]] = [:]
+        for user in users {
+            for node in nodesByUser[user] ?? [] { byNode[node, default: []].append(user) }
+        }
+        for node in byNode.keys.sorted() {
+            eventsForwarded += 1
+            peer.send(node, operation: ClusterOp.pushEvent.rawValue,
+                      payload: ClusterCodec.pushEvent(event, users: byNode[node]!, except: except))
+        }
+    }
+
+    /// An event another node forwarded for users connected here.
+    func received(pushEvent payload: [UInt8]) {
+        guard let (event, users, except) = try? ClusterCodec.decodePushEvent(payload) else { return }
+        local.push(event, to: users, except: except)
+    }
+
+    // MARK: Directory upkeep
+
+    private func broadcastPresence(_ user: String, online: Bool) {
+        let payload = ClusterCodec.presence(user: user, online: online)
+        for node in livePeers() { peer.send(node, operation: ClusterOp.presence.rawValue, payload: payload) }
+    }
+
+    func received(presence payload: [UInt8], from node: String) {
+        guard let (user, online) = try? ClusterCodec.decodePresence(payload) else { return }
+        set(user, on: node, online: online)
+    }
+
+    /// A link to `node` came up: send it everyone connected here.
+    func linkUp(_ node: String) {
+        peer.send(node, operation: ClusterOp.directorySnapshot.rawValue, payload: ClusterCodec.strings(local.usersOnline))
+    }
+
+    func received(snapshot payload: [UInt8], from node: String) {
+        guard let users = try? ClusterCodec.decodeStrings(payload) else { return }
+        forget(node)
+        for user in users { set(user, on: node, online: true) }
+    }
+
+    /// The node died or left: its connections are gone.
+    func forget(_ node: String) {
+        for user in usersByNode.removeValue(forKey: node) ?? [] {
+            nodesByUser[user]?.remove(node)
+            if nodesByUser[user]?.isEmpty == true { nodesByUser[user] = nil }
+        }
+    }
+
+    private func set(_ user: String, on node: String, online: Bool) {
+        guard node != me else { return }
+        if online {
+            nodesByUser[user, default: []].insert(node)
+            usersByNode[node, default: []].insert(user)
+        } else {
+            nodesByUser[user]?.remove(node)
+            if nodesByUser[user]?.isEmpty == true { nodesByUser[user] = nil }
+            usersByNode[node]?.remove(user)
+        }
+    }
+
+    /// Nodes other than this one where the user has connections.
+    public func nodes(of user: String) -> [String] { (nodesByUser[user] ?? []).sorted() }
+
+    // MARK: Logout everywhere
+
+    public func loggedOut(user: String, tokenHash: [UInt8]) {
+        local.closeSessions(user: user, tokenHash: tokenHash)
+        let payload = ClusterCodec.logout(user: user, tokenHash: tokenHash)
+        for node in livePeers() { peer.send(node, operation: ClusterOp.logout.rawValue, payload: payload) }
+    }
+
+    func received(logout payload: [UInt8]) {
+        guard let (user, hash) = try? ClusterCodec.decodeLogout(payload) else { return }
+        local.closeSessions(user: user, tokenHash: hash)
+    }
+}

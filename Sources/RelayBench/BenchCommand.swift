@@ -1,0 +1,56 @@
+/// The subcommands and the usage text.
+enum BenchCommand {
+    static let usage = """
+        relay-bench: load generator and benchmark for Relay nodes.
+
+        relay-bench chat    --nodes HOST:PORT[,...] [--pairs N] [--messages M] [--window W]
+                            [--rate R/s|unlimited] [--body-bytes B] [--duration-s S]
+                            [--warmup K] [--receipt-every K] [--signup-concurrency C]
+                            [--drain-s S]
+        relay-bench signup  --nodes HOST:PORT[,...] [--users N] [--concurrency C]
+        relay-bench history --nodes HOST:PORT[,...] [--messages M] [--page P] [--reads R]
+                            [--concurrency C]
+        Every mode:         [--pid SERVER_PID] [--json FILE] [--timeout-s S] (chat, history)
+
+        chat: 2N users (N pairs), a WebSocket each, user k on node k mod n; each sender sends M
+          messages (fewer if --duration-s ends first) to its partner, at most W unacknowledged,
+          optionally paced at R per second. Reports acks/s, ack latency (send → ack) and
+          delivery latency (send → the partner's `message` event), and checks every acked
+          message arrived exactly once with gapless seq; exit 1 if not.
+          First K warm-up messages per sender (default 1: it opens the direct chat) go one at
+          a time, before the clock starts; they are checked but not in the rates or the
+          ack/delivery rows (shown as "warm-up ack").
+          Defaults: 1 pair, 1000 messages, window 1, 16-byte bodies, unlimited rate, no receipts.
+        signup: N signups over C keep-alive connections: signups/s and latency.
+          Defaults: 200 users, concurrency 8.
+        history: fills one conversation with M messages, then R page reads of P messages
+          (before=, walking down, wrapping) over C connections. Defaults: 1000, 1000, 100, 1.
+        --pid: the server's peak RSS (VmHWM), RSS and CPU seconds used during the run.
+        HOST must be an IP address. Exit status: 0 clean, 1 a check failed, 2 bad usage.
+        """
+
+    static func run(_ arguments: [String]) -> Int32 {
+        guard arguments.count >= 2 else {
+            print(usage)
+            return 2
+        }
+        let rest = arguments[2...]
+        do {
+            switch arguments[1] {
+            case "chat": return try ChatCommand.run(rest)
+            case "signup": return try SignupCommand.run(rest)
+            case "history": return try HistoryCommand.run(rest)
+            case "help", "--help", "-h":
+                print(usage)
+                return 0
+            default: throw UsageError("unknown mode \(arguments[1])")
+            }
+        } catch let error as UsageError {
+            print("relay-bench: \(error)\n\n\(usage)")
+            return 2
+        } catch {
+            print("relay-bench: \(error)")
+            return 1
+        }
+    }
+}
