@@ -54,6 +54,7 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "ChatTests", dependencies: ["Chat", "Store", "Ring", "JSON", "Wire"]),
         .testTarget(name: "PeerTests", dependencies: ["Peer", "Net", "Wire"]),
+        .testTarget(name: "RelayBenchTests", dependencies: ["RelayBench"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Gossip", "Ring", "Chat", "Wire"]),
     ]
 )
