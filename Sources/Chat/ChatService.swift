@@ -12,10 +12,10 @@ public struct Session: Sendable, Equatable {
 public struct ChatSettings: Sendable {
     /// How long a token works: 30 days, the usual lifetime of a mobile session.
     public var tokenLifetimeMs: Int64 = 30 * 24 * 3600 * 1000
-    /// Passwords shorter are refused (PROTOCOL.md); longer than the max are refused so one
-    /// request cannot buy an arbitrarily long hash.
+    /// Passwords shorter are refused (PROTOCOL.md). The max keeps one request from buying an
+    /// arbitrarily long hash and stays under libxcrypt's 512-byte passphrase limit.
     public static let minPasswordBytes = 8
-    public static let maxPasswordBytes = 1024
+    public static let maxPasswordBytes = 256
     public static let maxDisplayNameBytes = 64
     public init() {}
 }

@@ -1,0 +1,83 @@
+"""Integration tests: a real `relaynode` driven as an outside client would (PROTOCOL.md).
+
+Run:  swift build --product relaynode   (or set RELAYNODE=/path/to/relaynode)
+      python3 -m pytest tests            (from the repo root; about a minute)
+
+Fixtures: one shared node for tests that only need a healthy server, fresh nodes for tests
+that restart or kill it. The node's log is printed (from the test's start) when a test fails."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from relay import Client, Cluster, dm, unique_user  # noqa: E402
+
+_clusters_in_use: list[Cluster] = []
+
+
+@pytest.fixture(scope="session")
+def shared_cluster(tmp_path_factory):
+    cluster = Cluster(tmp_path_factory.mktemp("shared"))
+    cluster.start("n1")
+    _clusters_in_use.append(cluster)
+    yield cluster
+    _clusters_in_use.remove(cluster)
+    cluster.stop_all()
+
+
+@pytest.fixture
+def cluster(shared_cluster):
+    """The shared one-node cluster; the test fails if it finds the node dead afterwards."""
+    if not shared_cluster.nodes["n1"].alive:
+        # An earlier test crashed it: restart so one crash is reported once, not everywhere.
+        shared_cluster.start("n1")
+    yield shared_cluster
+    node = shared_cluster.nodes["n1"]
+    assert node.alive, f"relaynode died during the test (exit {node.proc.returncode})"
+
+
+@pytest.fixture
+def fresh_cluster(tmp_path):
+    """A one-node cluster of this test's own, for restarts and kills."""
+    cluster = Cluster(tmp_path)
+    cluster.start("n1")
+    _clusters_in_use.append(cluster)
+    yield cluster
+    _clusters_in_use.remove(cluster)
+    cluster.stop_all()
+
+
+@pytest.fixture
+def client(cluster) -> Client:
+    return cluster.client()
+
+
+@pytest.fixture
+def pair(client):
+    """Two fresh users: ((alice, token), (bob, token), dm id)."""
+    a, ta = client.signup(unique_user("alice"))
+    b, tb = client.signup(unique_user("bob"))
+    return (a, ta), (b, tb), dm(a, b)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    for c in _clusters_in_use:
+        c.mark_logs()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and call.when in ("call", "setup", "teardown"):
+        logs = []
+        for c in _clusters_in_use:
+            for nid in c.nodes:
+                logs.append(c.log_tail(nid, since_mark=True))
+        if logs:
+            report.sections.append(("relaynode log", "\n".join(logs)))
