@@ -140,13 +140,13 @@ enum ClusterCodec {
 
     static func chunkRequest(shard: Int, offset: Int64, length: Int) -> [UInt8] {
         var w = WireWriter()
-        w.writeU32(UInt32(shard)); w.writeU64(UInt64(offset)); w.writeU32(UInt32(length))
+        w.writeU32(UInt32(shard)); w.writeU64(UInt64(bitPattern: offset)); w.writeU32(UInt32(length))
         return w.bytes
     }
 
     static func decodeChunkRequest(_ bytes: [UInt8]) throws -> (shard: Int, offset: Int64, length: Int) {
         var r = WireReader(bytes)
-        let shard = Int(try r.readU32()), offset = Int64(try r.readU64()), length = Int(try r.readU32())
+        let shard = Int(try r.readU32()), offset = Int64(bitPattern: try r.readU64()), length = Int(try r.readU32())
         try r.expectEnd()
         return (shard, offset, length)
     }

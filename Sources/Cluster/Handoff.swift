@@ -257,7 +257,8 @@ public final class Handoff {
 
     func answerChunk(_ payload: [UInt8], from requester: String) -> Result<[UInt8], PeerHandlerError> {
         guard let (shard, offset, length) = try? ClusterCodec.decodeChunkRequest(payload), length <= Self.chunkBytes,
-              let out = outgoing[shard], out.requester == requester, offset >= 0, offset + Int64(length) <= out.size
+              let out = outgoing[shard], out.requester == requester, offset >= 0, offset <= out.size,
+              Int64(length) <= out.size - offset
         else { return .failure("no such snapshot range") }
         let fd = open(out.path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return .failure("snapshot unreadable") }
