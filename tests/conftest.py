@@ -4,7 +4,9 @@ Run:  swift build --product relaynode   (or set RELAYNODE=/path/to/relaynode)
       python3 -m pytest tests            (from the repo root; about a minute)
 
 Fixtures: one shared node for tests that only need a healthy server, fresh nodes for tests
-that restart or kill it. The node's log is printed (from the test's start) when a test fails."""
+that restart or kill it; `cluster3` (a formed 3-node cluster per module) and `make_cluster`
+(clusters of a test's own) for tests/test_cluster.py. The nodes' logs are printed (from the
+test's start) when a test fails."""
 from __future__ import annotations
 
 import sys
@@ -49,6 +51,40 @@ def fresh_cluster(tmp_path):
     yield cluster
     _clusters_in_use.remove(cluster)
     cluster.stop_all()
+
+
+@pytest.fixture(scope="module")
+def cluster3(tmp_path_factory):
+    """A formed 3-node cluster (n1, n2, n3; 16 shards, one copy each) shared by a module."""
+    cluster = Cluster(tmp_path_factory.mktemp("cluster3"), ids=["n1", "n2", "n3"])
+    _clusters_in_use.append(cluster)
+    try:
+        cluster.start_all()
+        cluster.wait_formed(["n1", "n2", "n3"])
+        yield cluster
+    finally:
+        _clusters_in_use.remove(cluster)
+        cluster.stop_all()
+
+
+@pytest.fixture
+def make_cluster(tmp_path):
+    """Clusters of the test's own: `make_cluster(ids=[...], joiners=[...], **kw)` starts the
+    founders and waits until they form; every node is stopped after the test."""
+    made: list[Cluster] = []
+
+    def make(ids=("n1", "n2", "n3"), **kw) -> Cluster:
+        cluster = Cluster(tmp_path / f"c{len(made)}", ids=ids, **kw)
+        made.append(cluster)
+        _clusters_in_use.append(cluster)
+        cluster.start_all()
+        cluster.wait_formed(list(ids))
+        return cluster
+
+    yield make
+    for cluster in made:
+        _clusters_in_use.remove(cluster)
+        cluster.stop_all()
 
 
 @pytest.fixture

@@ -76,6 +76,21 @@ def unique_user(prefix: str = "u") -> str:
     return f"{prefix[:12]}_{_run_tag}{next(_unique)}"
 
 
+def poll(deadline_s: float, what, interval_s: float = 0.05):
+    """Yields attempt numbers until the caller breaks out (or returns); fails the test with
+    `what` (a string, or a function giving one) once `deadline_s` has passed. Polling an
+    observable state with a deadline is how tests wait for the cluster; the pause between
+    attempts only spaces the polls out."""
+    deadline = time.monotonic() + deadline_s
+    attempt = 0
+    while True:
+        yield attempt
+        attempt += 1
+        if time.monotonic() >= deadline:
+            pytest.fail(f"not within {deadline_s}s: {what() if callable(what) else what}")
+        time.sleep(interval_s)
+
+
 def dm(a: str, b: str) -> str:
     x, y = sorted([a, b], key=lambda s: s.encode())
     return f"dm:{x}:{y}"
@@ -104,28 +119,63 @@ class Node:
 class Cluster:
     """A cluster config written to a tmp dir, and its nodes as child processes.
 
-    One node today; `Cluster(tmp, ids=["n1", "n2", "n3"], replication=2)` is the shape a
-    multi-node test takes.
+    `Cluster(tmp, ids=["n1", "n2", "n3"], joiners=["n4"])` is a 3-node cluster that n4 can
+    join later (tests/test_cluster.py).
     """
 
     def __init__(self, tmp: Path, ids: Iterable[str] = ("n1",), replication: int = 1, shards: int = 16,
-                 secret: str = "s3cret", name: str = "test"):
+                 secret: str = "s3cret", name: str = "test", joiners: Iterable[str] = ()):
+        """`joiners`: nodes listed with `"initial": false` (not founders); start them with
+        `start(nid, join=cluster.gossip_addr("n1"))` to grow the running cluster."""
         self.tmp = Path(tmp)
+        self.tmp.mkdir(parents=True, exist_ok=True)
         self.nodes: dict[str, Node] = {}
+        self.initial: dict[str, bool] = {}
+        self.name, self.secret, self.shards, self.replication = name, secret, shards, replication
         for nid in ids:
-            self.nodes[nid] = Node(id=nid, client=_free_port(), peer=_free_port(), gossip=_free_port(),
-                                   data=self.tmp / nid, log_path=self.tmp / f"{nid}.log")
+            self._new_node(nid, initial=True)
+        for nid in joiners:
+            self._new_node(nid, initial=False)
         self.config_path = self.tmp / "cluster.json"
-        config = {
-            "cluster": name, "secret": secret, "shards": shards, "replication": replication,
-            "nodes": [{"id": n.id, "client": f"127.0.0.1:{n.client}", "peer": f"127.0.0.1:{n.peer}",
-                       "gossip": f"127.0.0.1:{n.gossip}", "data": str(n.data)} for n in self.nodes.values()],
-        }
-        self.config_path.write_text(json.dumps(config))
+        self.write_config(self.config_path)
+
+    def _new_node(self, nid: str, initial: bool) -> Node:
+        assert nid not in self.nodes, f"{nid} is already in the config"
+        self.nodes[nid] = Node(id=nid, client=_free_port(), peer=_free_port(), gossip=_free_port(),
+                               data=self.tmp / nid, log_path=self.tmp / f"{nid}.log")
+        self.initial[nid] = initial
+        return self.nodes[nid]
+
+    def config(self, secret: str | None = None, name: str | None = None) -> dict:
+        """The config as a dict; `secret`/`name` override the cluster's (for an impostor)."""
+        nodes = []
+        for n in self.nodes.values():
+            entry = {"id": n.id, "client": f"127.0.0.1:{n.client}", "peer": f"127.0.0.1:{n.peer}",
+                     "gossip": f"127.0.0.1:{n.gossip}", "data": str(n.data)}
+            if not self.initial[n.id]:
+                entry["initial"] = False
+            nodes.append(entry)
+        return {"cluster": name or self.name, "secret": self.secret if secret is None else secret,
+                "shards": self.shards, "replication": self.replication, "nodes": nodes}
+
+    def write_config(self, path: Path, **overrides) -> Path:
+        Path(path).write_text(json.dumps(self.config(**overrides)))
+        return Path(path)
+
+    def add_node(self, nid: str, config_path: Path | None = None, **overrides) -> Node:
+        """A node that is not a founder, with free ports. The config file is rewritten (running
+        nodes read it only at start), or a separate one written at `config_path` with
+        `overrides` (e.g. another `secret`); start it with `start(nid, join=..., config_path=...)`."""
+        node = self._new_node(nid, initial=False)
+        self.write_config(config_path or self.config_path, **overrides)
+        return node
 
     # -- lifecycle
 
-    def start(self, nid: str, wait: bool = True) -> Node:
+    def start(self, nid: str, wait: bool = True, join: str | None = None,
+              config_path: Path | None = None) -> Node:
+        """Starts `nid`; `join` (HOST:PORT, a member's gossip address) is passed as --join, and
+        `config_path` replaces the cluster's config file."""
         node = self.nodes[nid]
         assert not node.alive, f"{nid} is already running"
         binary = relaynode_binary()
@@ -134,7 +184,10 @@ class Cluster:
         log = open(node.log_path, "ab")
         log.write(f"\n==== start {nid} at {time.strftime('%H:%M:%S')} ====\n".encode())
         log.flush()
-        node.proc = subprocess.Popen([binary, "--config", str(self.config_path), "--node", nid],
+        args = [binary, "--config", str(config_path or self.config_path), "--node", nid]
+        if join is not None:
+            args += ["--join", join]
+        node.proc = subprocess.Popen(args,
                                      stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      cwd=self.tmp, preexec_fn=_die_with_parent)
         log.close()
@@ -143,9 +196,11 @@ class Cluster:
         return node
 
     def start_all(self) -> None:
-        for nid in self.nodes:
+        """Starts the founders (not the `joiners`, which join later)."""
+        founders = [nid for nid in self.nodes if self.initial[nid]]
+        for nid in founders:
             self.start(nid, wait=False)
-        for nid in self.nodes:
+        for nid in founders:
             self.wait_healthy(nid)
 
     def wait_healthy(self, nid: str, deadline_s: float = START_DEADLINE_S) -> None:
@@ -208,6 +263,46 @@ class Cluster:
 
     def addr(self, nid: str = "n1") -> tuple[str, int]:
         return ("127.0.0.1", self.nodes[nid].client)
+
+    def gossip_addr(self, nid: str = "n1") -> str:
+        return f"127.0.0.1:{self.nodes[nid].gossip}"
+
+    def status(self, nid: str = "n1") -> dict:
+        """`GET /v1/cluster` of `nid`."""
+        status, body = Client(self, nid).http("GET", "/v1/cluster")
+        assert status == 200, f"GET /v1/cluster on {nid}: {status} {body}"
+        return body
+
+    def wait_formed(self, nids: Iterable[str], deadline_s: float = 20.0) -> dict[str, dict]:
+        """Waits until every node in `nids` shows exactly `nids` alive and in the ring, the
+        same ring, every shard led once, and each node serving all it leads (no pulls left)."""
+        nids = sorted(nids)
+
+        def formed(statuses: dict[str, dict]) -> bool:
+            rings = {tuple(s["ring"]) for s in statuses.values()}
+            if rings != {tuple(nids)}:
+                return False
+            for nid, s in statuses.items():
+                members = {m["id"]: m for m in s["members"]}
+                alive = sorted(m["id"] for m in s["members"] if m["state"] == "alive")
+                if alive != nids or sum(m["shards_led"] for m in members.values()) != s["shards"]:
+                    return False
+                if s["local"]["shards_pulling"] or s["local"]["shards_serving"] != members[nid]["shards_led"]:
+                    return False
+            return True
+        return self.wait_status(nids, formed, deadline_s, f"{nids} form one cluster")
+
+    def wait_status(self, nids: Iterable[str], predicate, deadline_s: float = 15.0,
+                    what: str = "the cluster state") -> dict[str, dict]:
+        """Polls /v1/cluster of every node in `nids` until `predicate({nid: status})` holds;
+        returns the statuses that satisfied it, or fails with the last ones seen."""
+        nids = list(nids)
+        statuses: dict[str, dict] = {}
+        for _ in poll(deadline_s, lambda: f"{what}; last /v1/cluster: {json.dumps(statuses)}"):
+            statuses = {nid: self.status(nid) for nid in nids}
+            if predicate(statuses):
+                return statuses
+        raise AssertionError("unreachable")
 
     def client(self, nid: str = "n1") -> "Client":
         return Client(self, nid)

@@ -154,17 +154,52 @@ public final class ChatService {
         let message = NewMessage(conversationID: conversationID, sender: session.user, clientID: command.clientID,
                                  kind: command.kind, body: command.body, attachments: command.attachments,
                                  tip: command.tip, origin: origin)
+        // A direct chat this node has not seen open is opened first, and sends to it that
+        // arrive meanwhile wait behind the opening one, so a burst of first messages is
+        // stored in the order it was sent.
+        if Identifiers.directMembers(conversationID) != nil, !openDirects.contains(conversationID) {
+            if opening[conversationID] != nil {
+                opening[conversationID]!.append { [self] in send(session, command, origin: origin, reply: reply) }
+                return
+            }
+            opening[conversationID] = []
+            openDirect(conversationID, for: session.user) { [self] opened in
+                let waiting = opening.removeValue(forKey: conversationID) ?? []
+                switch opened {
+                case .failure(let error): reply(.failure(error))
+                case .success:
+                    rememberOpen(conversationID)
+                    router.call(.send(message)) { result in reply(Self.ack(result)) }
+                }
+                waiting.forEach { $0() }
+            }
+            return
+        }
         router.call(.send(message)) { [self] result in
-            switch result {
-            case .success(.ack(let ack)): reply(.success(ack))
-            case .failure(let error) where error.code == .notFound:
-                openDirect(conversationID, for: session.user) { [self] opened in
+            if case .failure(let error) = result, error.code == .notFound, Identifiers.directMembers(conversationID) != nil {
+                // Remembered as open but gone (a cache from before a restore): open it again, once.
+                openDirects.remove(conversationID)
+                return openDirect(conversationID, for: session.user) { [self] opened in
                     if case .failure(let error) = opened { return reply(.failure(error)) }
                     router.call(.send(message)) { result in reply(Self.ack(result)) }
                 }
-            default: reply(Self.ack(result))
             }
+            if case .failure(let error) = result, error.code == .notFound {
+                return reply(.failure(ShardService.notMember(conversationID)))
+            }
+            reply(Self.ack(result))
         }
+    }
+
+    /// Direct chats this node knows exist. Bounded: when full it is forgotten, which only
+    /// costs one more (idempotent) open per chat.
+    private var openDirects: Set<String> = []
+    private var opening: [String: [() -> Void]] = [:]
+    static let maxRememberedOpenChats = 200_000
+
+    private func rememberOpen(_ id: String) {
+        if openDirects.count >= Self.maxRememberedOpenChats { openDirects.removeAll(keepingCapacity: true) }
+        openDirects.insert(id)
     }
 
     private static func ack(_ result: Result<ShardReply, ChatError>) -> Result<Ack, ChatError> {

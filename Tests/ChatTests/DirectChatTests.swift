@@ -64,6 +64,19 @@ final class DirectChatTests: XCTestCase {
         XCTAssertFalse(page.hasMore)
     }
 
+    func testABurstOfFirstMessagesIsStoredInSendingOrder() throws {
+        let h = try ChatHarness()
+        let alice = try h.signup("alice")
+        _ = try h.signup("bob")
+        var acks: [Int: Int64] = [:]
+        for i in 0..<8 {
+            let command = try SendCommand(["client_id": .string("p-\(i)"), "to": "bob", "kind": "text", "body": .string("m\(i)")])
+            h.chat.send(alice, command, origin: nil) { acks[i] = try? $0.get().seq }
+        }
+        h.settle()
+        XCTAssertEqual((0..<8).map { acks[$0] }, (1...8).map { Int64($0) })
+    }
+
     func testResendWithSameClientIDStoresOnce() throws {
         let h = try ChatHarness()
         let alice = try h.signup("alice"), bob = try h.signup("bob")
