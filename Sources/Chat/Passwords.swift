@@ -11,8 +11,8 @@ public protocol PasswordHasher: AnyObject {
 /// yescrypt through the system's libcrypt (`$y$` settings), the default password hash of
 /// Debian 11+. Thread-safe: `crypt_r` with per-call state.
 public enum Yescrypt {
-    /// libcrypt's default cost for yescrypt (N = 2^(cost+9)... as libxcrypt documents for
-    /// `count` 0): about 16 MiB and tens of milliseconds per hash.
+    /// 0 asks libxcrypt for its default yescrypt cost (5): measured here at about 16 MiB and
+    /// 20 ms of CPU per hash (docs/BENCHMARKS.md, signups).
     static let cost: UInt = 0
 
     /// A hash string with a fresh salt from `salt` (16 random bytes).
