@@ -59,7 +59,7 @@ public final class ShardService {
     /// until none are left, a bounded number of rounds.
     public func commit() {
         guard !pending.isEmpty || !files.dirtyShards.isEmpty else { return }
-        let failed = files.commitAll()
+        let failed = files.commitAll().failed
         let done = pending
         pending = []
         for p in done {

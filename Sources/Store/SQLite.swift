@@ -94,6 +94,11 @@ public final class Database {
     /// Runs a statement that returns no rows; returns the number of rows changed.
     @discardableResult
     public func run(_ sql: String, _ args: SQLValue...) throws(StoreError) -> Int {
+        try run(sql, arguments: args)
+    }
+
+    @discardableResult
+    public func run(_ sql: String, arguments args: [SQLValue]) throws(StoreError) -> Int {
         let statement = try prepare(sql)
         try statement.bind(args)
         while try statement.step() {}

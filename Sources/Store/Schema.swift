@@ -65,5 +65,13 @@ enum ShardSchema {
             -- Idempotent sends: one message per (conversation, sender, client_id).
             CREATE UNIQUE INDEX messages_by_client_id ON messages(conversation_id, sender, client_id);
             """),
+        // The shard's replication log: one row per committed batch of writes (ShardLog.swift).
+        Migration(version: 2, sql: """
+            CREATE TABLE shard_log(
+                lsn INTEGER PRIMARY KEY,
+                term INTEGER NOT NULL,
+                entry BLOB NOT NULL
+            );
+            """),
     ]
 }

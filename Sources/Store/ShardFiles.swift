@@ -35,18 +35,28 @@ public final class ShardFiles {
     /// The shards with an open transaction.
     public var dirtyShards: [Int] { open.values.filter { $0.db.inTransaction }.map(\.shard).sorted() }
 
-    /// Commits every open transaction. On failure the shard's transaction is rolled back and
-    /// its number is returned, so the caller fails the writes that were waiting on it.
-    public func commitAll() -> [Int: StoreError] {
-        var failed: [Int: StoreError] = [:]
+    /// What one round of commits did: the shards that failed (rolled back), and the log
+    /// entries the others sealed, for the replicas.
+    public struct Commit {
+        public var failed: [Int: StoreError] = [:]
+        public var entries: [(shard: Int, entry: LogEntry)] = []
+    }
+
+    /// Commits every open transaction, each as the next entry of its shard's log under the
+    /// shard's current term. On failure the shard's transaction is rolled back and reported,
+    /// so the caller fails the writes that were waiting on it.
+    public func commitAll(term: (Int) -> Int64 = { _ in 1 }) -> Commit {
+        var result = Commit()
         for shard in dirtyShards {
             guard let store = open[shard] else { continue }
-            do { try store.db.commit() } catch {
-                store.db.rollback()
-                failed[shard] = error
+            do {
+                if let entry = try store.commit(term: term(shard)) { result.entries.append((shard, entry)) }
+            } catch {
+                store.rollback()
+                result.failed[shard] = error
             }
         }
-        return failed
+        return result
     }
 
     public func path(shard: Int) -> String { directory + "/" + Self.fileName(shard: shard) }
@@ -69,7 +79,7 @@ public final class ShardFiles {
     /// Closes a shard's database (committing nothing: the caller commits first).
     public func close(shard: Int) {
         guard let store = open.removeValue(forKey: shard) else { return }
-        store.db.rollback()
+        store.rollback()
         store.db.close()
     }
 
@@ -99,7 +109,7 @@ public final class ShardFiles {
     }
 
     public func closeAll() {
-        for store in open.values { store.db.rollback(); store.db.close() }
+        for store in open.values { store.rollback(); store.db.close() }
         open = [:]
     }
 

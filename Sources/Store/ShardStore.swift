@@ -4,18 +4,93 @@ public final class ShardStore {
     public let shard: Int
     public let db: Database
 
+    /// The writes of the open transaction, in order: the next log entry.
+    private var batch: [LogStatement] = []
+    /// The newest entry in the log (0 for a shard that never committed a write).
+    public private(set) var lastLSN: Int64 = 0
+    public private(set) var lastTerm: Int64 = 0
+    /// Entries kept for replicas that fall behind; older ones are dropped (a replica that
+    /// far behind is sent a snapshot of the shard instead).
+    public static let maxLogEntries: Int64 = 100_000
+    static let logTrimEvery: Int64 = 1_000
+
     public init(shard: Int, path: String, durability: Durability = .normal) throws(StoreError) {
         self.shard = shard
         db = try Database(path: path, durability: durability)
         try Migrator.migrate(db, ShardSchema.migrations)
+        if let row = try db.queryOne("SELECT lsn, term FROM shard_log ORDER BY lsn DESC LIMIT 1") {
+            lastLSN = row.int(0) ?? 0
+            lastTerm = row.int(1) ?? 0
+        }
+    }
+
+    /// Every write goes through here: it joins the open transaction and the next log entry
+    /// (a statement that changed nothing is left out: on an identical copy it would do
+    /// nothing either).
+    @discardableResult
+    private func write(_ sql: String, _ args: SQLValue...) throws(StoreError) -> Int {
+        try db.beginIfNeeded()
+        let changed = try db.run(sql, arguments: args)
+        if changed > 0 { batch.append(LogStatement(sql: sql, args: args)) }
+        return changed
+    }
+
+    /// Seals the transaction's writes as the next log entry and commits. Returns the entry,
+    /// or nil when nothing was written.
+    public func commit(term: Int64) throws(StoreError) -> LogEntry? {
+        guard db.inTransaction else { return nil }
+        guard !batch.isEmpty else {
+            try db.commit()
+            return nil
+        }
+        let entry = LogEntry(lsn: lastLSN + 1, term: term, statements: batch)
+        try appendLog(entry)
+        try db.commit()
+        batch = []
+        lastLSN = entry.lsn
+        lastTerm = term
+        return entry
+    }
+
+    public func rollback() {
+        db.rollback()
+        batch = []
+    }
+
+    private func appendLog(_ entry: LogEntry) throws(StoreError) {
+        try db.run("INSERT INTO shard_log(lsn, term, entry) VALUES(?,?,?)", .int(entry.lsn), .int(entry.term), .blob(entry.encoded()))
+        if entry.lsn % Self.logTrimEvery == 0 {
+            try db.run("DELETE FROM shard_log WHERE lsn<=?", .int(entry.lsn - Self.maxLogEntries))
+        }
+    }
+
+    /// A replica applies the primary's next entry: the same statements, the same log row.
+    public func apply(_ entry: LogEntry) throws(StoreError) {
+        guard entry.lsn == lastLSN + 1 else {
+            throw StoreError(code: -3, message: "shard \(shard): entry \(entry.lsn) does not follow \(lastLSN)")
+        }
+        try db.beginIfNeeded()
+        for statement in entry.statements { try db.run(statement.sql, arguments: statement.args) }
+        try appendLog(entry)
+        lastLSN = entry.lsn
+        lastTerm = entry.term
+    }
+
+    /// Entries after `lsn`, oldest first, at most `limit`; nil when the log no longer reaches
+    /// back that far (the replica needs a snapshot).
+    public func entries(after lsn: Int64, limit: Int) throws(StoreError) -> [LogEntry]? {
+        guard lsn < lastLSN else { return [] }
+        let first = try db.queryOne("SELECT min(lsn) FROM shard_log")?.int(0) ?? 0
+        guard first <= lsn + 1 else { return nil }
+        return try db.query("SELECT entry FROM shard_log WHERE lsn>? ORDER BY lsn LIMIT ?", .int(lsn), .int(Int64(limit)))
+            .compactMap { row in row.blob(0).flatMap { try? LogEntry.decode($0) } }
     }
 
     // MARK: Users
 
     /// False when the id is taken.
     public func insertUser(id: String, passwordHash: String, displayName: String, now: Int64) throws(StoreError) -> Bool {
-        try db.beginIfNeeded()
-        return try db.run("INSERT OR IGNORE INTO users(id, password_hash, display_name, created_at) VALUES(?,?,?,?)",
+        return try write("INSERT OR IGNORE INTO users(id, password_hash, display_name, created_at) VALUES(?,?,?,?)",
                           .text(id), .text(passwordHash), .text(displayName), .int(now)) == 1
     }
 
@@ -35,8 +110,7 @@ public final class ShardStore {
     // MARK: Sessions
 
     public func insertSession(tokenHash: [UInt8], user: String, device: String, now: Int64, expiresAt: Int64) throws(StoreError) {
-        try db.beginIfNeeded()
-        try db.run("INSERT OR REPLACE INTO sessions(token_hash, user, device, created_at, expires_at) VALUES(?,?,?,?,?)",
+        try write("INSERT OR REPLACE INTO sessions(token_hash, user, device, created_at, expires_at) VALUES(?,?,?,?,?)",
                    .blob(tokenHash), .text(user), .text(device), .int(now), .int(expiresAt))
     }
 
@@ -48,23 +122,20 @@ public final class ShardStore {
 
     @discardableResult
     public func deleteSession(tokenHash: [UInt8]) throws(StoreError) -> Bool {
-        try db.beginIfNeeded()
-        return try db.run("DELETE FROM sessions WHERE token_hash=?", .blob(tokenHash)) > 0
+        return try write("DELETE FROM sessions WHERE token_hash=?", .blob(tokenHash)) > 0
     }
 
     /// Drops sessions that expired before `now`; bounded per call so the loop never stalls.
     @discardableResult
     public func deleteExpiredSessions(now: Int64, limit: Int = 1_000) throws(StoreError) -> Int {
-        try db.beginIfNeeded()
-        return try db.run("DELETE FROM sessions WHERE token_hash IN (SELECT token_hash FROM sessions WHERE expires_at<? LIMIT ?)",
+        return try write("DELETE FROM sessions WHERE token_hash IN (SELECT token_hash FROM sessions WHERE expires_at<? LIMIT ?)",
                           .int(now), .int(Int64(limit)))
     }
 
     // MARK: A user's conversation index
 
     public func addToIndex(user: String, conversationID: String, now: Int64) throws(StoreError) {
-        try db.beginIfNeeded()
-        try db.run("INSERT OR IGNORE INTO user_conversations(user, conversation_id, added_at) VALUES(?,?,?)",
+        try write("INSERT OR IGNORE INTO user_conversations(user, conversation_id, added_at) VALUES(?,?,?)",
                    .text(user), .text(conversationID), .int(now))
     }
 
@@ -86,19 +157,16 @@ public final class ShardStore {
 
     /// False when it already exists.
     public func insertConversation(id: String, kind: String, title: String, historyVisible: Bool, now: Int64) throws(StoreError) -> Bool {
-        try db.beginIfNeeded()
-        return try db.run("INSERT OR IGNORE INTO conversations(id, kind, title, history_visible, created_at) VALUES(?,?,?,?,?)",
+        return try write("INSERT OR IGNORE INTO conversations(id, kind, title, history_visible, created_at) VALUES(?,?,?,?,?)",
                           .text(id), .text(kind), .text(title), .int(historyVisible ? 1 : 0), .int(now)) == 1
     }
 
     public func setLastSeq(conversationID: String, seq: Int64, ts: Int64) throws(StoreError) {
-        try db.beginIfNeeded()
-        try db.run("UPDATE conversations SET last_seq=?, last_ts=? WHERE id=?", .int(seq), .int(ts), .text(conversationID))
+        try write("UPDATE conversations SET last_seq=?, last_ts=? WHERE id=?", .int(seq), .int(ts), .text(conversationID))
     }
 
     public func insertMember(conversationID: String, user: String, role: String, joinedSeq: Int64) throws(StoreError) {
-        try db.beginIfNeeded()
-        try db.run("INSERT OR IGNORE INTO members(conversation_id, user, role, joined_seq) VALUES(?,?,?,?)",
+        try write("INSERT OR IGNORE INTO members(conversation_id, user, role, joined_seq) VALUES(?,?,?,?)",
                    .text(conversationID), .text(user), .text(role), .int(joinedSeq))
     }
 
@@ -118,16 +186,14 @@ public final class ShardStore {
     }
 
     public func setCursors(conversationID: String, user: String, delivered: Int64, read: Int64) throws(StoreError) {
-        try db.beginIfNeeded()
-        try db.run("UPDATE members SET delivered=?, read=? WHERE conversation_id=? AND user=?",
+        try write("UPDATE members SET delivered=?, read=? WHERE conversation_id=? AND user=?",
                    .int(delivered), .int(read), .text(conversationID), .text(user))
     }
 
     // MARK: Messages
 
     public func insertMessage(_ m: StoredMessage, hiddenFor: String? = nil) throws(StoreError) {
-        try db.beginIfNeeded()
-        try db.run("""
+        try write("""
             INSERT INTO messages(conversation_id, seq, message_id, sender, client_id, ts, kind, body, attachments,
                                  tip_cents, tip_currency, hidden_for) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)
             """,

@@ -23,7 +23,7 @@ final class ShardStoreTests: XCTestCase {
         let store = try files.store(7)
         XCTAssertTrue(try store.insertConversation(id: "dm:alice:bob", kind: "direct", title: "", historyVisible: true, now: 1))
         for seq: Int64 in 1...3 { try store.insertMessage(message(seq)) }
-        XCTAssertEqual(files.commitAll().count, 0)
+        XCTAssertEqual(files.commitAll().failed.count, 0)
         try store.insertMessage(message(4))       // never committed
         files.closeAll()
 
@@ -83,6 +83,51 @@ final class ShardStoreTests: XCTestCase {
         m.body = "a\u{0}b 😀 é"
         try store.insertMessage(m)
         XCTAssertEqual(try store.messages(conversationID: "dm:alice:bob", reader: "bob", after: 0, before: .max, limit: 1, newest: false).first?.body, "a\u{0}b 😀 é")
+    }
+
+    func testCommittedWritesFormALogThatRebuildsACopy() throws {
+        let files = try ShardFiles(directory: directory)
+        let primary = try files.store(3)
+        XCTAssertTrue(try primary.insertUser(id: "alice", passwordHash: "$y$h", displayName: "Alice", now: 1))
+        XCTAssertTrue(try primary.insertConversation(id: "dm:alice:bob", kind: "direct", title: "", historyVisible: true, now: 1))
+        try primary.insertMember(conversationID: "dm:alice:bob", user: "alice", role: "member", joinedSeq: 0)
+        let first = try XCTUnwrap(files.commitAll(term: { _ in 7 }).entries.first?.entry)
+        XCTAssertEqual(first.lsn, 1)
+        XCTAssertEqual(first.term, 7)
+        XCTAssertEqual(first.statements.count, 3)
+        for seq: Int64 in 1...3 { try primary.insertMessage(message(seq)) }
+        try primary.setLastSeq(conversationID: "dm:alice:bob", seq: 3, ts: 9)
+        _ = try primary.insertUser(id: "alice", passwordHash: "x", displayName: "x", now: 2)   // changes nothing
+        let second = try XCTUnwrap(files.commitAll(term: { _ in 7 }).entries.first?.entry)
+        XCTAssertEqual(second.lsn, 2)
+        XCTAssertEqual(second.statements.count, 4, "a statement that changed nothing is not logged")
+        XCTAssertEqual(try LogEntry.decode(second.encoded()), second)
+
+        // A replica applying the entries in order is the same shard.
+        let replica = try ShardStore(shard: 3, path: directory + "/replica.db")
+        for entry in try XCTUnwrap(primary.entries(after: 0, limit: 10)) { try replica.apply(entry) }
+        _ = try replica.commit(term: 7)
+        XCTAssertEqual(replica.lastLSN, 2)
+        XCTAssertEqual(try replica.messages(conversationID: "dm:alice:bob", reader: "alice", after: 0, before: .max, limit: 10, newest: false),
+                       try primary.messages(conversationID: "dm:alice:bob", reader: "alice", after: 0, before: .max, limit: 10, newest: false))
+        XCTAssertEqual(try replica.conversation("dm:alice:bob"), try primary.conversation("dm:alice:bob"))
+        XCTAssertEqual(try replica.passwordHash(user: "alice"), "$y$h")
+        XCTAssertThrowsError(try replica.apply(first), "an entry out of order is refused")
+        XCTAssertEqual(try primary.entries(after: 2, limit: 10)?.count, 0)
+    }
+
+    func testLogEntryDecoderRefusesHostileBytes() {
+        let entry = LogEntry(lsn: 5, term: 2, statements: [LogStatement(sql: "UPDATE x SET a=?", args: [.int(1), .text("é"), .blob([0, 1]), .null, .double(2.5)])])
+        let bytes = entry.encoded()
+        XCTAssertEqual(try LogEntry.decode(bytes), entry)
+        for cut in 0..<bytes.count { XCTAssertThrowsError(try LogEntry.decode(Array(bytes.prefix(cut)))) }
+        var state: UInt64 = 99
+        for _ in 0..<5_000 {
+            var mutated = bytes
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            mutated[Int(state >> 33) % mutated.count] = UInt8(truncatingIfNeeded: state >> 17)
+            _ = try? LogEntry.decode(mutated)
+        }
     }
 
     func testNewerSchemaIsRefused() throws {
