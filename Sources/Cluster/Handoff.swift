@@ -46,6 +46,9 @@ public final class Handoff {
     }
     private var outgoing: [Int: Outgoing] = [:]
     private var asking = false
+    private var claiming: Set<Int> = []
+    /// Re-ask delay when some node's view had not caught up yet.
+    static let askAgainMs: Int64 = 50
     private var checkingStale: Set<Int> = []
     public private(set) var shardsReceived = 0
     public private(set) var shardsSent = 0
@@ -85,7 +88,7 @@ public final class Handoff {
     func reconcile() {
         let view = cluster.view
         let led = Set(view.placement.shardsLed(by: me))
-        let missing = led.filter { !held.contains($0) && pulls[$0] == nil }.sorted()
+        let missing = led.filter { !held.contains($0) && pulls[$0] == nil && !claiming.contains($0) }.sorted()
         if !missing.isEmpty, !asking { ask(missing) }
         // Copies of shards led elsewhere: retired once their primary holds them.
         for shard in held.sorted() where !led.contains(shard) && outgoing[shard] == nil && !checkingStale.contains(shard) {
@@ -115,6 +118,8 @@ public final class Handoff {
             guard let self else { return }
             asking = false
             let everyoneAnswered = ringOthers.allSatisfy { answers[$0] != nil }
+            var empty: [Int] = []
+            var undecided = false
             for shard in missing where !held.contains(shard) && pulls[shard] == nil {
                 guard cluster.view.placement.primary(shard: shard) == me else { continue }
                 let holders = answers.filter { $0.value.contains { $0.shard == shard && $0.held } }
@@ -122,9 +127,14 @@ public final class Handoff {
                     pull(shard, from: source)
                 } else if holders.isEmpty, everyoneAnswered,
                           ringOthers.allSatisfy({ answers[$0]!.contains { $0.shard == shard && $0.primary == me } }) {
-                    claimEmpty(shard)
+                    empty.append(shard)
+                } else {
+                    undecided = true
                 }
             }
+            claimEmpty(empty)
+            // The others' views are usually a gossip round behind: ask again soon.
+            if undecided { loop.schedule(afterMs: Self.askAgainMs) { [weak self] in self?.reconcile() } }
         }
         guard remaining > 0 else { return decide() }
         for node in others {
@@ -139,13 +149,28 @@ public final class Handoff {
         }
     }
 
-    /// Nobody holds it and every ring member agrees it is ours: a new, empty shard.
-    private func claimEmpty(_ shard: Int) {
-        held.insert(shard)
-        do { _ = try files.store(shard) } catch {
-            held.remove(shard)
-            log("cannot create shard \(shard): \(error)")
-        }
+    /// Nobody holds them and every ring member agrees they are ours: new, empty shards. Their
+    /// files are made on a worker thread (a new cluster makes hundreds at once, which would
+    /// stall the loop), and served once they exist, so a restart finds them held.
+    private func claimEmpty(_ shards: [Int]) {
+        let todo = shards.filter { !claiming.contains($0) }
+        guard !todo.isEmpty else { return }
+        claiming.formUnion(todo)
+        let paths = todo.map { (shard: $0, path: files.path(shard: $0)) }
+        let durability = files.durability
+        let submitted = workers.submit({ () -> [Int] in
+            paths.compactMap { item in
+                (try? ShardStore.create(shard: item.shard, path: item.path, durability: durability)) == nil ? item.shard : nil
+            }
+        }, done: { [weak self] failed in
+            guard let self else { return }
+            claiming.subtract(todo)
+            for shard in todo where !failed.contains(shard) {
+                held.insert(shard)
+            }
+            if !failed.isEmpty { log("cannot create shards \(failed)") }
+        })
+        if !submitted { claiming.subtract(todo) }
     }
 
     // MARK: Receiving a shard

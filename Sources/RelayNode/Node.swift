@@ -43,6 +43,13 @@ final class Node {
         service = ShardService(nodeID: me.id, files: files, shardMap: shardMap, random: random,
                                clock: { loop.nowMs },
                                schedule: { delay, fn in loop.schedule(afterMs: delay, fn) })
+        // Group commit: the turn's writes become durable together, then acks go out. This hook
+        // is registered before the peer transport's, so the replies and pushes the commit
+        // releases leave in the same turn's flush instead of waiting for a later one.
+        let service = self.service
+        loop.addTurnEndHook {
+            if service.commitAll() { loop.execute {} }
+        }
         workers = WorkerPool(threads: Self.hashWorkers, loop: loop)
         registry = ConnectionRegistry(metrics: metrics)
         let founders = config.nodes.filter(\.initial)
@@ -60,10 +67,6 @@ final class Node {
                            hasher: PoolHasher(pool: workers, random: random), random: random, clock: { loop.nowMs })
         service.sink = cluster.directory
         server = ClientServer(loop: loop, api: HTTPAPI(node: self), metrics: metrics, log: log)
-        // Group commit: the turn's writes become durable together, then acks go out.
-        loop.addTurnEndHook { [unowned self] in
-            if service.commitAll() { loop.execute {} }
-        }
     }
 
     /// A node that joins a running cluster remembers when it first did: its place in the

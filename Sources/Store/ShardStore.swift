@@ -24,6 +24,13 @@ public final class ShardStore {
         }
     }
 
+    /// Creates a shard's file with its schema and closes it: the slow part of opening a new
+    /// shard (file creation, migrations, fsyncs), safe to run on a worker thread.
+    public static func create(shard: Int, path: String, durability: Durability) throws(StoreError) {
+        let store = try ShardStore(shard: shard, path: path, durability: durability)
+        store.db.close()
+    }
+
     /// Every write goes through here: it joins the open transaction and the next log entry
     /// (a statement that changed nothing is left out: on an identical copy it would do
     /// nothing either).
