@@ -22,6 +22,9 @@ let package = Package(
         .target(name: "Gossip"),
         .target(name: "Simulation", dependencies: ["Gossip"]),
         .target(name: "Wire", dependencies: ["Hashing"]),
+        // Replication's pure rules: the per-shard configuration register (majority
+        // compare-and-set) and, next, log shipping and failover (docs/REPLICATION.md).
+        .target(name: "Replication"),
 
         // Shells: the event loop and sockets, the SQLite store.
         .target(name: "Net", dependencies: ["CSystem"]),
@@ -50,6 +53,7 @@ let package = Package(
         .testTarget(name: "RingTests", dependencies: ["Ring"]),
         .testTarget(name: "GossipTests", dependencies: ["Gossip", "Simulation"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "Hashing"]),
+        .testTarget(name: "ReplicationTests", dependencies: ["Replication"]),
         .testTarget(name: "NetTests", dependencies: ["Net", "CSystem"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "ChatTests", dependencies: ["Chat", "Store", "Ring", "JSON", "Wire"]),
