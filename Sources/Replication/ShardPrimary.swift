@@ -1,0 +1,247 @@
+/// The primary's side of one shard's replication (docs/REPLICATION.md, "Writes"): which log
+/// entries each follower has, what to ship next, and up to which entry the clients' acks
+/// may be released. Pure: the shell feeds in local commits, followers' answers and the time,
+/// and carries out the actions (reading entries from the shard's log, sending, releasing).
+///
+/// Safety rule: an entry is released only when every *required* follower acknowledged it.
+/// Required = the committed config's isr, plus any node whose addition this primary proposed
+/// (the proposal may take effect even if its answer was lost), minus nothing until a smaller
+/// isr has committed. Followers that are not required (catching up) are shipped to as well.
+public struct ShardPrimary: Sendable {
+    public enum Action: Sendable, Equatable {
+        /// Send the log entries (after, through] of this shard to the follower.
+        case ship(to: String, after: Int64, through: Int64)
+        /// The follower's copy does not match our log (diverged, or our log no longer reaches
+        /// back): send it a snapshot of the shard.
+        case snapshot(to: String)
+        /// Every required follower has the entries up to this LSN: release their acks.
+        case release(through: Int64)
+        /// Ask the register to drop this follower from the isr (it stopped answering).
+        case proposeRemoval(String)
+        /// Ask the register to add this caught-up follower to the isr.
+        case proposeAddition(String)
+        /// The first node of the preference list holds everything: ask the register to make
+        /// it primary (a join or a return). Writes pause here until the change is decided.
+        case proposeHandover(to: String)
+        /// A follower knows a newer epoch: this node is no longer the primary.
+        case deposed(epoch: Int64)
+    }
+
+    /// Entries sent to one follower and not yet acknowledged, at most: keeps a slow follower
+    /// from making the primary read and buffer its whole log at once.
+    public static let maxEntriesInFlight: Int64 = 512
+    /// A required follower silent for this long while entries wait for it is proposed for
+    /// removal from the isr: writes pause at most about this long when a replica dies
+    /// before gossip notices.
+    public static let followerTimeoutMs: Int64 = 1_500
+    /// Entries sent and not acknowledged for this long are sent again (a dropped connection
+    /// loses them; the follower skips what it already holds).
+    public static let retransmitAfterMs: Int64 = 300
+
+    public let me: String
+    public private(set) var config: ShardConfig
+    public private(set) var lastLSN: Int64
+    public private(set) var released: Int64
+
+    private struct Follower: Sendable {
+        var acked: Int64 = -1        // -1: not known yet (ask with an empty append)
+        var sent: Int64 = -1
+        var lastHeardMs: Int64
+        var lastSentMs: Int64 = 0
+        var snapshotting = false
+    }
+    private var followers: [String: Follower] = [:]
+    /// Additions this primary proposed: required from the moment of proposing.
+    private var proposedAdditions: Set<String> = []
+    private var proposedRemovals: Set<String> = []
+    /// Nodes that should hold the shard (its preference list): followers beyond the isr catch up.
+    private var targets: [String]
+    /// A handover was proposed: new writes wait (the shell answers them `unavailable`).
+    public private(set) var handingOver: String?
+
+    public init(me: String, config: ShardConfig, lastLSN: Int64, targets: [String], nowMs: Int64) {
+        precondition(config.primary == me, "a ShardPrimary for \(config) on \(me)")
+        self.me = me
+        self.config = config
+        self.lastLSN = lastLSN
+        self.targets = targets
+        // What is committed locally was released by this node's previous term or is older:
+        // nothing below lastLSN waits on this primary's followers... except that a new primary
+        // must not release its own unreplicated tail; so release starts from what the isr
+        // is known to hold, i.e. nothing: every follower confirms first.
+        released = 0
+        for node in Set(config.isr + targets) where node != me {
+            followers[node] = Follower(lastHeardMs: nowMs)
+        }
+    }
+
+    public var required: Set<String> { Set(config.isr).union(proposedAdditions).subtracting([me]) }
+
+    /// A newer committed config (from the register): adopt it, or step down.
+    public mutating func onConfig(_ newer: ShardConfig, nowMs: Int64) -> [Action] {
+        guard newer.epoch > config.epoch else { return [] }
+        guard newer.primary == me else { return [.deposed(epoch: newer.epoch)] }
+        config = newer
+        proposedAdditions.subtract(newer.isr)
+        proposedRemovals = proposedRemovals.filter { newer.isr.contains($0) }
+        for node in newer.isr where node != me && followers[node] == nil { followers[node] = Follower(lastHeardMs: nowMs) }
+        return pump(nowMs: nowMs)
+    }
+
+    /// The preference list changed (a join or a leave).
+    public mutating func onTargets(_ nodes: [String], nowMs: Int64) -> [Action] {
+        targets = nodes
+        for node in nodes where node != me && followers[node] == nil { followers[node] = Follower(lastHeardMs: nowMs) }
+        return pump(nowMs: nowMs)
+    }
+
+    /// A batch of writes was committed locally as entry `lsn`.
+    public mutating func onLocalCommit(lsn: Int64, nowMs: Int64) -> [Action] {
+        lastLSN = max(lastLSN, lsn)
+        return pump(nowMs: nowMs)
+    }
+
+    /// A follower holds every entry up to `lsn` (it applied and committed them).
+    public mutating func onAck(from node: String, lsn: Int64, nowMs: Int64) -> [Action] {
+        guard var f = followers[node] else { return [] }
+        if lsn > lastLSN {
+            // It holds entries we never wrote: an unacknowledged tail of an older term.
+            return onMismatch(from: node, lastLSN: lsn, matches: false, nowMs: nowMs)
+        }
+        f.acked = max(f.acked, lsn)
+        f.sent = max(f.sent, f.acked)
+        f.lastHeardMs = nowMs
+        f.snapshotting = false
+        followers[node] = f
+        return pump(nowMs: nowMs)
+    }
+
+    /// A follower's log does not continue from what we sent: it reports its last entry.
+    /// `matches` tells whether our log has that entry with that term (the shell checks).
+    public mutating func onMismatch(from node: String, lastLSN theirs: Int64, matches: Bool, nowMs: Int64) -> [Action] {
+        guard var f = followers[node] else { return [] }
+        f.lastHeardMs = nowMs
+        if matches, theirs <= lastLSN {
+            f.acked = theirs
+            f.sent = theirs
+            followers[node] = f
+            return pump(nowMs: nowMs)
+        }
+        guard !f.snapshotting else { followers[node] = f; return [] }
+        f.snapshotting = true
+        followers[node] = f
+        return [.snapshot(to: node)]
+    }
+
+    /// A follower refused our entries: it has seen a newer epoch.
+    public mutating func onRefused(epoch: Int64) -> [Action] {
+        epoch > config.epoch ? [.deposed(epoch: epoch)] : []
+    }
+
+    /// A snapshot transfer ended without the follower taking it: try again later.
+    public mutating func onSnapshotFailed(to node: String) {
+        followers[node]?.snapshotting = false
+    }
+
+    /// Gossip says a node is dead: do not wait for the timeout.
+    public mutating func onDead(_ node: String, nowMs: Int64) -> [Action] {
+        guard required.contains(node), !proposedRemovals.contains(node) else { return [] }
+        proposedRemovals.insert(node)
+        return [.proposeRemoval(node)]
+    }
+
+    public mutating func onTick(nowMs: Int64) -> [Action] {
+        var out: [Action] = []
+        for node in followers.keys.sorted() {
+            guard var f = followers[node], !f.snapshotting, f.sent > f.acked || f.acked < 0,
+                  nowMs - max(f.lastSentMs, f.lastHeardMs) > Self.retransmitAfterMs else { continue }
+            f.sent = f.acked < 0 ? -1 : f.acked
+            followers[node] = f
+        }
+        for node in required.sorted() where !proposedRemovals.contains(node) {
+            guard let f = followers[node], f.acked < lastLSN, nowMs - f.lastHeardMs > Self.followerTimeoutMs else { continue }
+            proposedRemovals.insert(node)
+            out.append(.proposeRemoval(node))
+        }
+        return out + pump(nowMs: nowMs)
+    }
+
+    /// Ships what each follower lacks (within the in-flight bound), proposes caught-up
+    /// followers for the isr, and releases what every required follower holds.
+    private mutating func pump(nowMs: Int64) -> [Action] {
+        var out: [Action] = []
+        for node in followers.keys.sorted() {
+            guard var f = followers[node], !f.snapshotting else { continue }
+            guard required.contains(node) || targets.contains(node) else { continue }
+            if f.acked < 0 {
+                // Unknown position: an empty append from our last entry makes it report.
+                if f.sent < 0 {
+                    f.sent = lastLSN
+                    f.lastSentMs = nowMs
+                    out.append(.ship(to: node, after: lastLSN, through: lastLSN))
+                }
+            } else if f.sent < lastLSN, f.sent - f.acked < Self.maxEntriesInFlight {
+                let through = min(lastLSN, f.acked + Self.maxEntriesInFlight)
+                if through > f.sent {
+                    out.append(.ship(to: node, after: f.sent, through: through))
+                    f.sent = through
+                    f.lastSentMs = nowMs
+                }
+            }
+            followers[node] = f
+            if targets.contains(node), !config.isr.contains(node), !proposedAdditions.contains(node), f.acked >= 0,
+               f.acked == lastLSN {
+                proposedAdditions.insert(node)
+                out.append(.proposeAddition(node))
+            }
+        }
+        let floor = required.map { followers[$0]?.acked ?? -1 }.min() ?? lastLSN
+        let releasable = min(floor, lastLSN)
+        if releasable > released {
+            released = releasable
+            out.append(.release(through: releasable))
+        }
+        if handingOver == nil, let first = targets.first, first != me, config.isr.contains(first),
+           let f = followers[first], f.acked == lastLSN, released == lastLSN {
+            handingOver = first
+            out.append(.proposeHandover(to: first))
+        }
+        return out
+    }
+
+    /// The handover was not decided (the change failed): take writes again.
+    public mutating func handoverFailed() { handingOver = nil }
+}
+
+/// A follower's answer to entries from a primary.
+public enum FollowerCheck: Sendable, Equatable {
+    /// Apply the batch's entries from this index on (the ones before it we already hold),
+    /// then ack.
+    case apply(from: Int)
+    /// The entries do not continue our log: report our last entry.
+    case mismatch
+    /// The sender's epoch is older than one we have seen: it is not the primary any more.
+    case refuse(epoch: Int64)
+
+    /// `prevLSN`/`prevTerm`: the entry the batch follows; `terms`: the batch's entries' terms;
+    /// `termAt`: the term of our entry at an LSN (nil if we do not hold it).
+    public static func check(senderEpoch: Int64, knownEpoch: Int64, prevLSN: Int64, prevTerm: Int64, terms: [Int64],
+                             myLastLSN: Int64, termAt: (Int64) -> Int64?) -> FollowerCheck {
+        if senderEpoch < knownEpoch { return .refuse(epoch: knownEpoch) }
+        // Our log must hold the entry the batch follows, with the same term (Raft's log
+        // matching: one primary per epoch writes each LSN at most once, so equal (lsn, term)
+        // means equal logs up to there).
+        guard prevLSN <= myLastLSN, prevLSN == 0 || termAt(prevLSN) == prevTerm else { return .mismatch }
+        // Entries we already hold must be the same ones; an entry of another term means our
+        // tail was never acknowledged and must go (the primary sends a snapshot).
+        var index = 0
+        while index < terms.count, prevLSN + Int64(index) + 1 <= myLastLSN {
+            if termAt(prevLSN + Int64(index) + 1) != terms[index] { return .mismatch }
+            index += 1
+        }
+        // Entries beyond the whole batch: more than the primary has sent; they are checked
+        // by the next batch, or, if the primary has no more, reported then.
+        if index == terms.count, prevLSN + Int64(terms.count) < myLastLSN, terms.isEmpty { return .mismatch }
+        return .apply(from: index)
+    }
+}
