@@ -211,26 +211,35 @@ public final class ChatService {
     }
 
     /// The first message of a direct chat makes it: the other user must exist; both users'
-    /// conversation indexes list it before the message is acked.
+    /// conversation indexes list it before the message is acked. A chat that already exists
+    /// (the usual case on a node that restarted or that a client failed over to) needs only
+    /// its own shard.
     private func openDirect(_ id: String, for user: String, done: @escaping (Result<Void, ChatError>) -> Void) {
         guard let (a, b) = Identifiers.directMembers(id), a == user || b == user else {
             return done(.failure(ShardService.notMember(id)))
         }
-        let other = a == user ? b : a
-        router.call(.userExists(user: other)) { [self] result in
+        router.call(.conversationExists(conversationID: id)) { [self] result in
             switch result {
-            case .success(.flag(true)): break
+            case .success(.flag(true)): return done(.success(()))
             case .failure(let error): return done(.failure(error))
-            default: return done(.failure(ChatError(.notFound, "no user \(other)")))
+            default: break
             }
-            let requests: [ShardRequest] = [.openDirect(conversationID: id)] +
-                Set([a, b]).sorted().map { ShardRequest.addToIndex(user: $0, conversationID: id) }
-            router.callAll(requests) { results in
-                if let failure = results.first(where: { if case .failure = $0 { true } else { false } }),
-                   case .failure(let error) = failure {
-                    return done(.failure(error))
+            let other = a == user ? b : a
+            router.call(.userExists(user: other)) { [self] result in
+                switch result {
+                case .success(.flag(true)): break
+                case .failure(let error): return done(.failure(error))
+                default: return done(.failure(ChatError(.notFound, "no user \(other)")))
                 }
-                done(.success(()))
+                let requests: [ShardRequest] = [.openDirect(conversationID: id)] +
+                    Set([a, b]).sorted().map { ShardRequest.addToIndex(user: $0, conversationID: id) }
+                router.callAll(requests) { results in
+                    if let failure = results.first(where: { if case .failure = $0 { true } else { false } }),
+                       case .failure(let error) = failure {
+                        return done(.failure(error))
+                    }
+                    done(.success(()))
+                }
             }
         }
     }

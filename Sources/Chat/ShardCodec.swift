@@ -12,7 +12,7 @@ public enum ShardCodec {
 
     public enum Operation: UInt16, Sendable, CaseIterable {
         case createUser = 1, passwordHash, createSession, session, deleteSession, userExists, addToIndex,
-             conversationIndex, openDirect, send, messages, setCursors, summaries, typing
+             conversationIndex, openDirect, send, messages, setCursors, summaries, typing, conversationExists
     }
 
     // MARK: Requests
@@ -40,6 +40,8 @@ public enum ShardCodec {
             op = .conversationIndex; w.writeString(user)
         case .openDirect(let id):
             op = .openDirect; w.writeString(id)
+        case .conversationExists(let id):
+            op = .conversationExists; w.writeString(id)
         case .send(let m):
             op = .send
             w.writeString(m.conversationID); w.writeString(m.sender); w.writeString(m.clientID); w.writeString(m.kind)
@@ -75,6 +77,7 @@ public enum ShardCodec {
             case .addToIndex: request = .addToIndex(user: try str(&r), conversationID: try str(&r))
             case .conversationIndex: request = .conversationIndex(user: try str(&r))
             case .openDirect: request = .openDirect(conversationID: try str(&r))
+            case .conversationExists: request = .conversationExists(conversationID: try str(&r))
             case .send:
                 let id = try str(&r), sender = try str(&r), clientID = try str(&r), kind = try str(&r), body = try str(&r)
                 let attachments = try strings(&r), tip = try readTip(&r)

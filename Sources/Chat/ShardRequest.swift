@@ -16,6 +16,8 @@ public enum ShardRequest: Sendable, Equatable {
     case conversationIndex(user: String)
     // On a conversation's shard.
     case openDirect(conversationID: String)
+    /// Whether the conversation exists (a direct chat already opened needs nothing else).
+    case conversationExists(conversationID: String)
     case send(NewMessage)
     case messages(conversationID: String, reader: String, query: HistoryQuery)
     case setCursors(conversationID: String, user: String, delivered: Int64?, read: Int64?)
@@ -30,7 +32,7 @@ public enum ShardRequest: Sendable, Equatable {
             return "user:" + user
         case .createSession(let session):
             return "user:" + session.user
-        case .openDirect(let id), .messages(let id, _, _), .setCursors(let id, _, _, _), .typing(let id, _):
+        case .openDirect(let id), .conversationExists(let id), .messages(let id, _, _), .setCursors(let id, _, _, _), .typing(let id, _):
             return "conv:" + id
         case .send(let message):
             return "conv:" + message.conversationID

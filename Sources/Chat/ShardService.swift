@@ -139,6 +139,9 @@ public final class ShardService {
             try store.insertMember(conversationID: conversationID, user: b, role: "member", joinedSeq: 0)
             afterCommit(shard, reply, .done)
 
+        case .conversationExists(let conversationID):
+            reply(.success(.flag(try store.conversation(conversationID) != nil)))
+
         case .send(let message):
             try send(message, store: store, now: now, reply: reply)
 

@@ -18,6 +18,7 @@ final class ShardCodecTests: XCTestCase {
         .addToIndex(user: "bob", conversationID: "dm:alice:bob"),
         .conversationIndex(user: "bob"),
         .openDirect(conversationID: "dm:alice:bob"),
+        .conversationExists(conversationID: "dm:alice:bob"),
         .send(NewMessage(conversationID: "dm:alice:bob", sender: "alice", clientID: "c", kind: "text", body: "hi",
                          attachments: [], tip: nil, origin: ConnectionRef(node: "n2", id: 42))),
         .send(NewMessage(conversationID: "dm:alice:bob", sender: "alice", clientID: "c", kind: "tip", body: "",
