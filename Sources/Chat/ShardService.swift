@@ -57,7 +57,7 @@ public final class ShardService {
     /// Commits the turn's writes, then releases the replies and pushes that waited on them.
     /// Those may issue new writes (opening a chat, then sending into it): `commitAll` repeats
     /// until none are left, a bounded number of rounds.
-    public func commit() {
+    private func commit() {
         guard !pending.isEmpty || !files.dirtyShards.isEmpty else { return }
         let failed = files.commitAll().failed
         let done = pending

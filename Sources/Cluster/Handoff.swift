@@ -2,6 +2,7 @@ import Chat
 import Glibc
 import Net
 import Peer
+import Ring
 import Store
 
 /// Which shards this node holds, and moving shards between nodes when the ring changes.
@@ -98,7 +99,7 @@ public final class Handoff {
                 guard let self else { return }
                 checkingStale.remove(shard)
                 guard case .success(let bytes) = result,
-                      let answer = try? ClusterCodec.decodeHoldings(bytes, max: files.shardCountBound),
+                      let answer = try? ClusterCodec.decodeHoldings(bytes, max: ShardMap.maxShardCount),
                       answer.first?.held == true, answer.first?.primary == primary,
                       cluster.view.placement.primary(shard: shard) != me, outgoing[shard] == nil else { return }
                 retire(shard, reason: "\(primary) holds it")
@@ -140,7 +141,7 @@ public final class Handoff {
         for node in others {
             peer.request(node, operation: ClusterOp.whoHolds.rawValue, payload: ClusterCodec.shards(missing)) { [weak self] result in
                 guard let self else { return }
-                if case .success(let bytes) = result, let list = try? ClusterCodec.decodeHoldings(bytes, max: files.shardCountBound) {
+                if case .success(let bytes) = result, let list = try? ClusterCodec.decodeHoldings(bytes, max: ShardMap.maxShardCount) {
                     answers[node] = list
                 }
                 remaining -= 1
@@ -246,7 +247,7 @@ public final class Handoff {
 
     /// whoHolds: answered from the files on disk (a shard claimed but never written has one).
     func answerWhoHolds(_ payload: [UInt8]) -> Result<[UInt8], PeerHandlerError> {
-        guard let shards = try? ClusterCodec.decodeShards(payload, max: files.shardCountBound) else { return .failure("malformed") }
+        guard let shards = try? ClusterCodec.decodeShards(payload, max: ShardMap.maxShardCount) else { return .failure("malformed") }
         let view = cluster.view
         return .success(ClusterCodec.holdings(shards.map { shard in
             (shard, pulls[shard] == nil && files.exists(shard: shard), view.placement.primary(shard: shard) ?? "")
@@ -254,7 +255,7 @@ public final class Handoff {
     }
 
     func answerBegin(_ payload: [UInt8], from requester: String, respond: @escaping (Result<[UInt8], PeerHandlerError>) -> Void) {
-        guard let shard = try? ClusterCodec.decodeShards(payload, max: files.shardCountBound).first else { return respond(.failure("malformed")) }
+        guard let shard = try? ClusterCodec.decodeShards(payload, max: ShardMap.maxShardCount).first else { return respond(.failure("malformed")) }
         guard cluster.view.placement.primary(shard: shard) == requester else {
             return respond(.failure("\(requester) is not the primary of shard \(shard) in \(me)'s view yet"))
         }
@@ -264,7 +265,7 @@ public final class Handoff {
         }
         // Everything accepted for the shard is committed before the copy is made; the view
         // already stops new requests for it here.
-        service.commit()
+        service.commitAll()
         let source = files.path(shard: shard)
         let target = files.directory + "/outgoing-\(shard).db"
         let submitted = workers.submit({ () -> String? in
@@ -295,7 +296,7 @@ public final class Handoff {
     }
 
     func answerDone(_ payload: [UInt8], from requester: String) -> Result<[UInt8], PeerHandlerError> {
-        guard let shard = try? ClusterCodec.decodeShards(payload, max: files.shardCountBound).first,
+        guard let shard = try? ClusterCodec.decodeShards(payload, max: ShardMap.maxShardCount).first,
               let out = outgoing[shard], out.requester == requester else { return .success([]) }
         unlink(out.path)
         outgoing[shard] = nil
@@ -313,9 +314,4 @@ public final class Handoff {
             log("retiring shard \(shard) failed: \(error)")
         }
     }
-}
-
-extension ShardFiles {
-    /// Shard numbers above this in a peer's message are refused.
-    var shardCountBound: Int { 65_536 }
 }

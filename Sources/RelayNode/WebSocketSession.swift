@@ -161,11 +161,7 @@ final class WebSocketSession {
                     write(JSON.object(o).serialized())
                     jobs[0].ranges.removeFirst()
                 case .success(let page):
-                    for message in page.messages {
-                        var o: JSONObject = ["type": "message"]
-                        for (key, value) in EventJSON.message(message) { o[key] = value }
-                        write(JSON.object(o).serialized())
-                    }
+                    for message in page.messages { write(EventJSON.messageEvent(message).text) }
                     if page.hasMore, let last = page.messages.last {
                         jobs[0].ranges[0].after = last.seq
                     } else {
