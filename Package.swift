@@ -23,8 +23,8 @@ let package = Package(
         .target(name: "Simulation", dependencies: ["Gossip"]),
         .target(name: "Wire", dependencies: ["Hashing"]),
         // Replication's pure rules: the per-shard configuration register (majority
-        // compare-and-set) and, next, log shipping and failover (docs/REPLICATION.md).
-        .target(name: "Replication"),
+        // compare-and-set), log shipping, failover and handover (docs/REPLICATION.md).
+        .target(name: "Replication", dependencies: ["Wire"]),
 
         // Shells: the event loop and sockets, the SQLite store.
         .target(name: "Net", dependencies: ["CSystem"]),
@@ -38,7 +38,7 @@ let package = Package(
 
         // The cluster: membership view and ring, routing to shard primaries, the connection
         // directory, shard handoff. Pure views plus shells over Gossip, Peer and Chat.
-        .target(name: "Cluster", dependencies: ["Gossip", "Ring", "Peer", "Chat", "Net", "Wire", "Store", "JSON", "Hashing"]),
+        .target(name: "Cluster", dependencies: ["Gossip", "Ring", "Peer", "Chat", "Net", "Wire", "Store", "JSON", "Hashing", "Replication"]),
 
         .executableTarget(
             name: "RelayNode",
@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(name: "RingTests", dependencies: ["Ring"]),
         .testTarget(name: "GossipTests", dependencies: ["Gossip", "Simulation"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "Hashing"]),
-        .testTarget(name: "ReplicationTests", dependencies: ["Replication"]),
+        .testTarget(name: "ReplicationTests", dependencies: ["Replication", "Wire"]),
         .testTarget(name: "NetTests", dependencies: ["Net", "CSystem"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "ChatTests", dependencies: ["Chat", "Store", "Ring", "JSON", "Wire"]),

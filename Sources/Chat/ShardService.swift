@@ -2,6 +2,14 @@ import Hashing
 import Ring
 import Store
 
+/// What replication tells the shard service: the term to seal a shard's entries with,
+/// that an entry was committed locally, and how far the replicas hold the shard's log.
+public protocol ReplicationGate: AnyObject {
+    func term(_ shard: Int) -> Int64
+    func committed(shard: Int, lsn: Int64)
+    func released(_ shard: Int) -> Int64
+}
+
 /// Serves `ShardRequest`s for the shards this node leads, on the node's event loop.
 ///
 /// Group commit: every write joins its shard's open transaction; replies that depend on a
@@ -23,7 +31,11 @@ public final class ShardService {
         let onFailure: (ChatError) -> Void
     }
     private var pending: [Pending] = []
+    /// Replies committed locally and waiting for the replicas, per shard, in LSN order.
+    private var waiting: [Int: [(lsn: Int64, pending: Pending)]] = [:]
     private var coalescer = ReceiptCoalescer()
+    /// Replication (nil on a node without replicas: a local commit releases the replies).
+    public weak var gate: ReplicationGate?
 
     /// The longest history page (PROTOCOL.md).
     public static let maxPageSize = 100
@@ -59,17 +71,47 @@ public final class ShardService {
     /// until none are left, a bounded number of rounds.
     private func commit() {
         guard !pending.isEmpty || !files.dirtyShards.isEmpty else { return }
-        let failed = files.commitAll().failed
+        let gate = self.gate
+        let result = files.commitAll(term: { gate?.term($0) ?? 1 })
+        for (shard, entry) in result.entries { gate?.committed(shard: shard, lsn: entry.lsn) }
         let done = pending
         pending = []
         for p in done {
-            if failed[p.shard] != nil {
+            if result.failed[p.shard] != nil {
                 p.onFailure(.unavailable("commit failed on shard \(p.shard)"))
+            } else if let gate, let head = try? files.store(p.shard).lastLSN, gate.released(p.shard) < head {
+                // A reply waits for the shard's newest entry: its own write, or (a repeat,
+                // a read-your-write) one committed before and not yet on every replica.
+                waiting[p.shard, default: []].append((head, p))
             } else {
                 p.onCommit()
             }
         }
     }
+
+    /// The replicas hold the shard's entries up to `lsn`: answer the replies waiting on them.
+    public func release(shard: Int, through lsn: Int64) {
+        guard let list = waiting[shard], let first = list.first, first.lsn <= lsn else { return }
+        let ready = list.prefix { $0.lsn <= lsn }
+        waiting[shard] = list.count == ready.count ? nil : Array(list.dropFirst(ready.count))
+        for item in ready { item.pending.onCommit() }
+    }
+
+    /// This node stopped leading the shard: its uncommitted writes are dropped and every
+    /// reply still waiting fails `unavailable` (the client retries at the new primary; a
+    /// send is idempotent on its client_id, so it is stored once either way).
+    public func abandon(shard: Int) {
+        if files.isOpen(shard), let store = try? files.store(shard) { store.rollback() }
+        let mine = pending.filter { $0.shard == shard }
+        pending.removeAll { $0.shard == shard }
+        let held = waiting.removeValue(forKey: shard) ?? []
+        let error = ChatError.unavailable("shard \(shard) changed primary; retry", retryAfterMs: 0)
+        for p in mine { p.onFailure(error) }
+        for item in held { item.pending.onFailure(error) }
+    }
+
+    /// Replies waiting for replicas, on every shard.
+    public var waitingCount: Int { waiting.values.reduce(0) { $0 + $1.count } }
 
     /// Rounds of `commit` per loop turn: a request chain is a handful of steps long.
     static let maxCommitRounds = 16

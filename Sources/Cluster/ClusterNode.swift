@@ -4,11 +4,12 @@ import JSON
 import Net
 import Peer
 import Ring
+import Replication
 import Store
 
 /// Everything that makes one node part of a cluster: gossip membership and the ring view,
 /// node-to-node connections, routing of shard requests, the connection directory and
-/// shard handoff. The node's chat code sees only a `ShardRouter` and an `EventSink`.
+/// replication. The node's chat code sees only a `ShardRouter` and an `EventSink`.
 public final class ClusterNode {
     public struct Settings: Sendable {
         public var clusterName: String
@@ -51,7 +52,7 @@ public final class ClusterNode {
     private var gossip: GossipShell!
     public private(set) var router: ClusterRouter!
     public private(set) var directory: Directory!
-    public private(set) var handoff: Handoff!
+    public private(set) var replicator: Replicator!
     /// Called when this node has left and handed over every shard (or gave up waiting).
     public var onLeft: (() -> Void)?
     private var leaving = false
@@ -91,14 +92,24 @@ public final class ClusterNode {
         router = ClusterRouter(me: settings.me, loop: loop, service: service, shardMap: shardMap, peer: peer, cluster: self)
         directory = Directory(me: settings.me, local: local, peer: peer,
                               livePeers: { [unowned self] in view.liveNodes(except: settings.me) })
-        handoff = Handoff(me: settings.me, loop: loop, files: files, service: service, peer: peer, workers: workers,
-                          cluster: self, log: log)
+        // Before any change, each shard is where the founders' placement puts it: every node
+        // of its preference list holds it (empty), the first leads it (epoch 0).
+        var founding = Placement(nodes: [], shardCount: settings.shardCount, replication: settings.replication)
+        for f in settings.founders.map(\.id).sorted() { founding = founding.adding(f) }
+        replicator = try Replicator(me: settings.me, loop: loop, files: files, service: service, peer: peer, workers: workers,
+                                    cluster: self, initial: { shard in
+                                        let list = founding.preferenceList(shard: shard)
+                                        return ShardConfig(epoch: 0, primary: list.first ?? "", isr: list)
+                                    }, log: log)
         wire()
     }
 
     private func wire() {
         gossip.onMemberChanged = { [unowned self] member in memberChanged(member) }
-        peer.onPeerUp = { [unowned self] node in directory.linkUp(node) }
+        peer.onPeerUp = { [unowned self] node in
+            directory.linkUp(node)
+            replicator.peerUp(node)
+        }
         peer.onRefused = { [unowned self] reason in log("peer refused: \(reason)") }
         peer.onMessage = { [unowned self] from, operation, payload in
             switch ClusterOp(rawValue: operation) {
@@ -106,15 +117,18 @@ public final class ClusterNode {
             case .presence: directory.received(presence: payload, from: from)
             case .directorySnapshot: directory.received(snapshot: payload, from: from)
             case .logout: directory.received(logout: payload)
+            case .register: replicator.received(register: payload, from: from)
             default: break
             }
         }
         peer.onRequest = { [unowned self] from, operation, payload, respond in
             switch ClusterOp(rawValue: operation) {
-            case .whoHolds: respond(handoff.answerWhoHolds(payload))
-            case .handoffBegin: handoff.answerBegin(payload, from: from, respond: respond)
-            case .handoffChunk: respond(handoff.answerChunk(payload, from: from))
-            case .handoffDone: respond(handoff.answerDone(payload, from: from))
+            case .append: replicator.answerAppend(payload, from: from, respond: respond)
+            case .snapshotOffer: replicator.answerSnapshotOffer(payload, from: from, respond: respond)
+            case .snapshotBegin: replicator.answerSnapshotBegin(payload, from: from, respond: respond)
+            case .snapshotChunk: respond(replicator.answerSnapshotChunk(payload, from: from))
+            case .snapshotDone: respond(replicator.answerSnapshotDone(payload, from: from))
+            case .holdQuery: respond(replicator.answerHoldQuery(payload, from: from))
             default: router.serve(operation: operation, payload: payload, respond: respond)
             }
         }
@@ -124,7 +138,7 @@ public final class ClusterNode {
         try peer.listen(host: peerHost, port: peerPort)
         try gossip.bind(host: gossipHost, port: gossipPort)
         gossip.join(seeds: settings.seeds)
-        handoff.start()
+        replicator.start()
     }
 
     private func memberChanged(_ member: Member) {
@@ -138,8 +152,8 @@ public final class ClusterNode {
         }
         if ringChanged {
             log("ring v\(view.ringVersion): \(view.ring.joined(separator: ", "))")
-            handoff.reconcile()
         }
+        if ringChanged || before?.status != member.status { replicator.membershipChanged() }
         if leaving { checkLeft() }
     }
 
@@ -155,7 +169,7 @@ public final class ClusterNode {
                 guard let self else { return }
                 if checkLeft() { return }
                 if loop.monotonicMs > deadline {
-                    log("leave: \(handoff.heldShards.count) shards not taken in time; stopping anyway")
+                    log("leave: some shards not taken in time; stopping anyway")
                     finishLeave()
                 } else {
                     poll()
@@ -168,7 +182,7 @@ public final class ClusterNode {
     @discardableResult
     private func checkLeft() -> Bool {
         guard leaving, onLeft != nil else { return false }
-        guard handoff.heldShards.isEmpty else { return false }
+        guard replicator.holdsNothingNeeded else { return false }
         finishLeave()
         return true
     }
@@ -207,10 +221,12 @@ public final class ClusterNode {
             "shards": .int(Int64(settings.shardCount)), "replication": .int(Int64(settings.replication)),
             "members": .array(members),
             "local": .object([
-                "shards_serving": .int(Int64(handoff.heldShards.filter { view.primary(shard: $0) == settings.me }.count)),
-                "shards_on_disk": .int(Int64(handoff.heldShards.count)),
-                "shards_pulling": .array(handoff.pendingShards.map { .int(Int64($0)) }),
-                "shards_received": .int(Int64(handoff.shardsReceived)), "shards_sent": .int(Int64(handoff.shardsSent)),
+                "shards_serving": .int(Int64((0..<settings.shardCount).filter { replicator.serves($0) }.count)),
+                "shards_on_disk": .int(Int64(replicator.files.shardsOnDisk().count)),
+                "has_majority": .bool(replicator.core.hasMajority),
+                "replies_waiting_for_replicas": .int(Int64(replicator.service.waitingCount)),
+                "snapshots_received": .int(Int64(replicator.snapshotsReceived)), "snapshots_sent": .int(Int64(replicator.snapshotsSent)),
+                "copies_retired": .int(Int64(replicator.retired)),
                 "peers_connected": .array(peer.connectedPeers().map { .string($0) }),
                 "gossip_rejected_datagrams": .int(Int64(gossip.rejectedDatagrams)),
                 "events_forwarded": .int(Int64(directory.eventsForwarded)),

@@ -12,14 +12,21 @@ public enum ClusterOp: UInt16, Sendable {
     case directorySnapshot = 102
     /// oneway: close the WebSockets of a logged-out token.
     case logout = 103
-    /// request: which of these shards do you hold, and who leads them in your view?
-    case whoHolds = 110
-    /// request: make a snapshot of a shard for the requester, the new primary; answers its size.
-    case handoffBegin = 111
+    /// request: make a snapshot of a shard for the requester (a replica being filled); answers its size.
+    case snapshotBegin = 111
     /// request: bytes of the snapshot at an offset.
-    case handoffChunk = 112
-    /// request: the requester installed the shard; retire the local copy.
-    case handoffDone = 113
+    case snapshotChunk = 112
+    /// request: the requester installed the snapshot; drop the temporary file.
+    case snapshotDone = 113
+    /// oneway: a message of the shards' configuration registers (`ReplicaCodec`).
+    case register = 120
+    /// request: log entries from a shard's primary; answered with an `AppendReply`.
+    case append = 121
+    /// request: the shard's primary asks the receiver to pull a snapshot from it; answered
+    /// with an `AppendReply` once installed.
+    case snapshotOffer = 122
+    /// request: does the shard's primary still count on the requester's copy?
+    case holdQuery = 123
 }
 
 /// Payload encodings of `ClusterOp`, in one place.

@@ -44,12 +44,17 @@ public final class ClusterRouter: ShardRouter {
             }
             loop.schedule(afterMs: Self.retryDelayMs) { [weak self] in self?.attempt(request, deadline: deadline, reply: reply) }
         }
-        guard let primary = cluster.view.primary(shard: shard) else {
+        guard let primary = cluster.replicator.route(shard) else {
             return retry("shard \(shard) has no live primary")
         }
         if primary == me {
-            guard cluster.handoff.serves(shard) else { return retry("shard \(shard) is being handed over") }
-            service.handle(request, reply: reply)
+            service.handle(request) { result in
+                if case .failure(let error) = result, error.code == .unavailable, error.retryAfterMs == 0 {
+                    retry(error.message)   // the primary changed under the request: try the new one
+                } else {
+                    reply(result)
+                }
+            }
             return
         }
         let (operation, payload) = ShardCodec.encode(request)
@@ -81,7 +86,7 @@ public final class ClusterRouter: ShardRouter {
             return respond(.failure(PeerHandlerError("\(error)")))
         }
         let shard = shardMap.shard(forKey: request.key)
-        guard cluster.view.primary(shard: shard) == me, cluster.handoff.serves(shard) else {
+        guard cluster.replicator.serves(shard) else {
             return respond(.success(ShardCodec.encode(.failure(.unavailable("shard \(shard) is not served by \(me) now", retryAfterMs: 0)))))
         }
         service.handle(request) { result in respond(.success(ShardCodec.encode(result))) }

@@ -118,7 +118,7 @@ final class Node {
         loop.schedule(afterMs: Self.sessionCleanupIntervalMs) { [weak self] in
             guard let self else { return }
             let now = loop.nowMs
-            for shard in cluster.handoff.heldShards where cluster.view.primary(shard: shard) == id {
+            for shard in files.shardsOnDisk() where cluster.replicator.serves(shard) {
                 _ = try? files.store(shard).deleteExpiredSessions(now: now)
             }
             scheduleSessionCleanup()

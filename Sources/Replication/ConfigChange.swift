@@ -27,6 +27,9 @@ public struct ConfigChange: Sendable {
     public let ballot: Ballot
     private let next: @Sendable (ShardConfig?) -> ShardConfig?
     private var state: State
+    /// The value the prepare phase found (the one accepted under the highest ballot among a
+    /// majority): not necessarily committed, but the newest any later change can build on.
+    public private(set) var observed: ShardConfig?
 
     public var majority: Int { members.count / 2 + 1 }
 
@@ -57,6 +60,7 @@ public struct ConfigChange: Sendable {
             return .wait
         }
         let current = promises.values.max { $0.1 < $1.1 }?.0
+        observed = current
         guard var proposal = next(current) else {
             state = .finished
             return .abandoned(reason: "nothing to change", seen: highest)

@@ -195,6 +195,14 @@ public struct ShardPrimary: Sendable {
                 out.append(.proposeAddition(node))
             }
         }
+        // Replicas beyond the preference list (a stand-in while a node was away, a node that
+        // left) are dropped once every node of the list is in the isr.
+        if targets.allSatisfy({ $0 == me || config.isr.contains($0) }) {
+            for node in config.isr where node != me && !targets.contains(node) && !proposedRemovals.contains(node) {
+                proposedRemovals.insert(node)
+                out.append(.proposeRemoval(node))
+            }
+        }
         let floor = required.map { followers[$0]?.acked ?? -1 }.min() ?? lastLSN
         let releasable = min(floor, lastLSN)
         if releasable > released {
@@ -211,6 +219,18 @@ public struct ShardPrimary: Sendable {
 
     /// The handover was not decided (the change failed): take writes again.
     public mutating func handoverFailed() { handingOver = nil }
+
+    /// A removal was not decided: it may be proposed again (by the timeout or the list rule).
+    public mutating func removalFailed(_ node: String) { proposedRemovals.remove(node) }
+
+    /// The nodes that should hold the shard now.
+    public var targetNodes: [String] { targets }
+
+    /// Whether this primary still counts on `node`'s copy (it is, or may become, an isr
+    /// member, or it is being caught up).
+    public func needsCopy(of node: String) -> Bool {
+        config.isr.contains(node) || proposedAdditions.contains(node) || targets.contains(node)
+    }
 }
 
 /// A follower's answer to entries from a primary.

@@ -32,6 +32,8 @@ public final class ShardFiles {
         return store
     }
 
+    public func isOpen(_ shard: Int) -> Bool { open[shard] != nil }
+
     /// The shards with an open transaction.
     public var dirtyShards: [Int] { open.values.filter { $0.db.inTransaction }.map(\.shard).sorted() }
 

@@ -83,6 +83,13 @@ public final class ShardStore {
         lastTerm = entry.term
     }
 
+    /// The term of the entry at `lsn`, if the log still holds it (0 for lsn 0).
+    public func term(at lsn: Int64) throws(StoreError) -> Int64? {
+        if lsn == 0 { return 0 }
+        if lsn == lastLSN { return lastTerm }
+        return try db.queryOne("SELECT term FROM shard_log WHERE lsn=?", .int(lsn))?.int(0)
+    }
+
     /// Entries after `lsn`, oldest first, at most `limit`; nil when the log no longer reaches
     /// back that far (the replica needs a snapshot).
     public func entries(after lsn: Int64, limit: Int) throws(StoreError) -> [LogEntry]? {

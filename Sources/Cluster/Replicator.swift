@@ -1,0 +1,421 @@
+import Chat
+import Glibc
+import Net
+import Peer
+import Replication
+import Ring
+import Store
+
+/// The shell around `ReplicaCore` (docs/REPLICATION.md): feeds it membership, time, register
+/// messages, local commits and followers' answers, and carries out what it decides: the
+/// register's messages (after persisting to `cluster.db`), appends of log entries read from
+/// the shard files, snapshot transfers, releasing or failing the shard service's waiting
+/// replies. As a follower it checks and applies appends; it retires copies nobody needs.
+public final class Replicator: ReplicationGate {
+    static let tickMs: Int64 = 100
+    static let retireCheckMs: Int64 = 1_000
+    static let appendTimeoutMs: Int64 = 5_000
+    static let snapshotTimeoutMs: Int64 = 300_000
+    static let chunkBytes = 1 << 20
+    static let chunkTimeoutMs: Int64 = 30_000
+    static let beginTimeoutMs: Int64 = 120_000
+
+    let me: String
+    let loop: EventLoop
+    let files: ShardFiles
+    let service: ShardService
+    let peer: PeerTransport
+    let workers: WorkerPool
+    let store: ConfigStore
+    let log: (String) -> Void
+    unowned let cluster: ClusterNode
+    public private(set) var core: ReplicaCore
+
+    /// Each shard's node order for the current ring: its preference list, then the other ring
+    /// members in a per-shard pseudo-random order (where stand-in replicas come from).
+    private var orders: [[String]] = []
+    private var ordersFor: [String] = []
+    /// Shards whose snapshot this node is pulling (appends to them wait).
+    private var installing: Set<Int> = []
+    private var applying: Int?
+    private var checkingRetire: Set<Int> = []
+    private struct Outgoing {
+        var requester: String
+        var path: String
+        var size: Int64
+    }
+    private var outgoing: [String: Outgoing] = [:]
+    public private(set) var snapshotsReceived = 0
+    public private(set) var snapshotsSent = 0
+    public private(set) var retired = 0
+
+    init(me: String, loop: EventLoop, files: ShardFiles, service: ShardService, peer: PeerTransport, workers: WorkerPool,
+         cluster: ClusterNode, initial: @escaping (Int) -> ShardConfig, log: @escaping (String) -> Void) throws {
+        self.me = me
+        self.loop = loop
+        self.files = files
+        self.service = service
+        self.peer = peer
+        self.workers = workers
+        self.cluster = cluster
+        self.log = log
+        store = try ConfigStore(path: files.directory + "/cluster.db", durability: files.durability)
+        let view = cluster.view
+        core = ReplicaCore(me: me, shardCount: view.shardCount, replication: view.replication, initial: initial,
+                           acceptor: try store.loadAcceptor(), known: try store.loadKnown(),
+                           ballotCounter: try store.loadBallotCounter(), logHead: { _ in 0 })
+        core.logHead = { [unowned self] shard in files.exists(shard: shard) ? ((try? files.store(shard).lastLSN) ?? 0) : 0 }
+        files.mayCreate = { [unowned self] shard in core.leads(shard) || applying == shard }
+        service.gate = self
+    }
+
+    func start() {
+        membershipChanged()
+        scheduleTick()
+        scheduleRetireCheck()
+    }
+
+    // MARK: ReplicationGate
+
+    public func term(_ shard: Int) -> Int64 { core.term(shard) }
+    public func released(_ shard: Int) -> Int64 { core.released(shard) }
+    public func committed(shard: Int, lsn: Int64) {
+        run(core.onLocalCommit(shard: shard, lsn: lsn, nowMs: loop.monotonicMs))
+    }
+
+    public func serves(_ shard: Int) -> Bool { core.serves(shard) }
+    public func route(_ shard: Int) -> String? { core.route(shard) }
+
+    // MARK: Membership and time
+
+    func membershipChanged() {
+        let view = cluster.view
+        if view.ring != ordersFor { rebuildOrders(view) }
+        var alive = Set(view.nodes.values.filter { $0.status.isInCluster }.map(\.id))
+        alive.insert(me)
+        let orders = self.orders
+        run(core.setMembers(ring: view.ring, alive: alive, order: { orders.indices.contains($0) ? orders[$0] : [] },
+                            nowMs: loop.monotonicMs))
+    }
+
+    private func rebuildOrders(_ view: ClusterView) {
+        ordersFor = view.ring
+        orders = (0..<view.shardCount).map { shard in
+            let list = view.placement.preferenceList(shard: shard)
+            let rest = view.ring.filter { !list.contains($0) }
+                .sorted { StableHash.xxh64("\(shard)/\($0)") < StableHash.xxh64("\(shard)/\($1)") }
+            return list + rest
+        }
+    }
+
+    private func scheduleTick() {
+        loop.schedule(afterMs: Self.tickMs) { [weak self] in
+            guard let self else { return }
+            run(core.tick(nowMs: loop.monotonicMs))
+            scheduleTick()
+        }
+    }
+
+    /// A peer connection came up: tell it every config we know committed.
+    func peerUp(_ node: String) {
+        let table = core.table()
+        guard !table.isEmpty else { return }
+        peer.send(node, operation: ClusterOp.register.rawValue, payload: ReplicaCodec.encode(.table(table)))
+    }
+
+    func received(register payload: [UInt8], from node: String) {
+        guard let message = try? ReplicaCodec.decode(payload, maxShard: core.shardCount) else {
+            return log("malformed register message from \(node)")
+        }
+        run(core.onMessage(from: node, message, nowMs: loop.monotonicMs))
+    }
+
+    // MARK: Carrying out actions
+
+    private func run(_ actions: [ReplicaCore.Action]) {
+        for action in actions {
+            switch action {
+            case .send(let to, let message):
+                peer.send(to, operation: ClusterOp.register.rawValue, payload: ReplicaCodec.encode(message))
+            case .broadcast(let message):
+                let payload = ReplicaCodec.encode(message)
+                for node in cluster.view.liveNodes(except: me) { peer.send(node, operation: ClusterOp.register.rawValue, payload: payload) }
+            case .ship(let shard, let to, let after, let through, let epoch):
+                ship(shard, to: to, after: after, through: through, epoch: epoch)
+            case .snapshot(let shard, let to, let epoch):
+                offerSnapshot(shard, to: to, epoch: epoch)
+            case .release(let shard, let through):
+                service.release(shard: shard, through: through)
+            case .stepDown(let shard):
+                service.abandon(shard: shard)
+            case .persistSlot(let shard, let slot):
+                guard persist({ () throws(StoreError) in try store.saveSlot(shard, slot) }) else { return }
+            case .persistKnown(let shard, let config):
+                guard persist({ () throws(StoreError) in try store.saveKnown(shard, config) }) else { return }
+            case .persistBallot(let counter):
+                guard persist({ () throws(StoreError) in try store.saveBallotCounter(counter) }) else { return }
+            case .log(let text):
+                log(text)
+            }
+        }
+    }
+
+    /// An acceptor must not answer what it could not store: the rest of the batch is dropped.
+    private func persist(_ body: () throws(StoreError) -> Void) -> Bool {
+        do { try body(); return true } catch {
+            log("cluster.db write failed: \(error); not answering")
+            return false
+        }
+    }
+
+    // MARK: Leading: appends and snapshots
+
+    private func ship(_ shard: Int, to node: String, after: Int64, through: Int64, epoch: Int64) {
+        let now = loop.monotonicMs
+        guard let store = try? files.store(shard), let prevTerm = try? store.term(at: after),
+              let entries = try? store.entries(after: after, limit: Int(max(0, through - after))) ?? nil else {
+            // Our log no longer reaches back that far: the follower needs a snapshot.
+            return run(core.onAppendReply(shard: shard, from: node, epoch: epoch, .mismatch(lastLSN: after, lastTerm: -1),
+                                          matches: false, nowMs: now))
+        }
+        // Several appends when the range is large; sent in order on one connection. An empty
+        // range is a probe: the follower answers with where its log stands.
+        let range = entries.filter { $0.lsn <= through }
+        var start = 0
+        repeat {
+            var encoded: [[UInt8]] = [], bytes = 0, end = start
+            while end < range.count {
+                let e = range[end].encoded()
+                if !encoded.isEmpty, bytes + e.count > ReplicaWire.maxAppendBytes { break }
+                encoded.append(e)
+                bytes += e.count
+                end += 1
+            }
+            let append = ReplicaWire.Append(shard: shard, epoch: epoch, prevLSN: start == 0 ? after : range[start - 1].lsn,
+                                            prevTerm: start == 0 ? prevTerm : range[start - 1].term, entries: [])
+            sendAppend(ReplicaWire.encode(append, encodedEntries: encoded), shard: shard, to: node, epoch: epoch)
+            start = end
+        } while start < range.count
+    }
+
+    private func sendAppend(_ payload: [UInt8], shard: Int, to node: String, epoch: Int64) {
+        peer.request(node, operation: ClusterOp.append.rawValue, payload: payload, timeoutMs: Self.appendTimeoutMs) { [weak self] result in
+            guard let self, case .success(let bytes) = result, let reply = try? ReplicaWire.decodeReply(bytes) else { return }
+            var matches = false
+            if case .mismatch(let lsn, let term) = reply, let store = try? files.store(shard) {
+                if lsn == 0 {
+                    matches = (try? store.entries(after: 0, limit: 1)) != nil
+                } else {
+                    matches = (try? store.term(at: lsn)) == term
+                }
+            }
+            run(core.onAppendReply(shard: shard, from: node, epoch: epoch, reply, matches: matches, nowMs: loop.monotonicMs))
+        }
+    }
+
+    private func offerSnapshot(_ shard: Int, to node: String, epoch: Int64) {
+        log("shard \(shard): sending \(node) a snapshot")
+        peer.request(node, operation: ClusterOp.snapshotOffer.rawValue, payload: ReplicaWire.shardEpoch(shard, epoch),
+                     timeoutMs: Self.snapshotTimeoutMs) { [weak self] result in
+            guard let self else { return }
+            guard case .success(let bytes) = result, let reply = try? ReplicaWire.decodeReply(bytes) else {
+                core.onSnapshotFailed(shard: shard, to: node)
+                return
+            }
+            if case .ack = reply { snapshotsSent += 1 }
+            run(core.onAppendReply(shard: shard, from: node, epoch: epoch, reply, matches: false, nowMs: loop.monotonicMs))
+        }
+    }
+
+    // MARK: Following
+
+    func answerAppend(_ payload: [UInt8], from node: String, respond: (Result<[UInt8], PeerHandlerError>) -> Void) {
+        guard let append = try? ReplicaWire.decodeAppend(payload, maxShard: core.shardCount) else { return respond(.failure("malformed append")) }
+        let shard = append.shard
+        var admission = core.admitAppend(shard: shard, epoch: append.epoch, from: node)
+        run(admission.actions)
+        admission.actions = []
+        guard admission.admitted else { return respond(.success(ReplicaWire.encode(.refuse(epoch: core.fence(shard))))) }
+        guard !installing.contains(shard) else { return respond(.failure("installing a snapshot")) }
+        let store: ShardStore?
+        if files.exists(shard: shard) {
+            store = try? files.store(shard)
+            guard store != nil else { return respond(.failure("shard \(shard) cannot be opened")) }
+        } else {
+            store = nil
+        }
+        let last = store?.lastLSN ?? 0
+        let check = FollowerCheck.check(senderEpoch: append.epoch, knownEpoch: append.epoch, prevLSN: append.prevLSN,
+                                        prevTerm: append.prevTerm, terms: append.entries.map(\.term), myLastLSN: last,
+                                        termAt: { lsn in (try? store?.term(at: lsn)) ?? (lsn == 0 ? 0 : nil) })
+        switch check {
+        case .refuse(let epoch):
+            respond(.success(ReplicaWire.encode(.refuse(epoch: epoch))))
+        case .mismatch:
+            respond(.success(ReplicaWire.encode(.mismatch(lastLSN: last, lastTerm: store?.lastTerm ?? 0))))
+        case .apply(let from):
+            let todo = append.entries.dropFirst(from)
+            if !todo.isEmpty {
+                applying = shard
+                defer { applying = nil }
+                do {
+                    let target = try store ?? files.store(shard)
+                    for entry in todo { try target.apply(entry) }
+                    try target.db.commit()
+                } catch {
+                    if let target = try? files.store(shard) { target.rollback() }
+                    files.close(shard: shard)
+                    log("shard \(shard): applying entries from \(node) failed: \(error)")
+                    return respond(.failure("apply failed"))
+                }
+            }
+            // Only what the primary sent is acknowledged: an older tail of ours beyond it is
+            // checked (and dropped) by the next append.
+            let now = (try? files.store(shard).lastLSN) ?? 0
+            respond(.success(ReplicaWire.encode(.ack(lsn: min(now, append.prevLSN + Int64(append.entries.count))))))
+        }
+    }
+
+    /// The primary wants us to take a snapshot of the shard from it: pull, install, answer
+    /// with the installed log's last LSN.
+    func answerSnapshotOffer(_ payload: [UInt8], from node: String, respond: @escaping (Result<[UInt8], PeerHandlerError>) -> Void) {
+        guard let (shard, epoch) = try? ReplicaWire.decodeShardEpoch(payload, maxShard: core.shardCount) else {
+            return respond(.failure("malformed"))
+        }
+        let admission = core.admitAppend(shard: shard, epoch: epoch, from: node)
+        run(admission.actions)
+        guard admission.admitted else { return respond(.success(ReplicaWire.encode(.refuse(epoch: core.fence(shard))))) }
+        guard !installing.contains(shard) else { return respond(.failure("already installing")) }
+        installing.insert(shard)
+        pull(shard, from: node) { [weak self] ok in
+            guard let self else { return }
+            installing.remove(shard)
+            guard ok, let store = try? files.store(shard) else { return respond(.failure("snapshot transfer failed")) }
+            snapshotsReceived += 1
+            log("shard \(shard): installed a snapshot from \(node) through entry \(store.lastLSN)")
+            respond(.success(ReplicaWire.encode(.ack(lsn: store.lastLSN))))
+        }
+    }
+
+    private func pull(_ shard: Int, from source: String, done: @escaping (Bool) -> Void) {
+        let path = files.directory + "/incoming-\(shard).db"
+        peer.request(source, operation: ClusterOp.snapshotBegin.rawValue, payload: ClusterCodec.shards([shard]),
+                     timeoutMs: Self.beginTimeoutMs) { [weak self] result in
+            guard let self else { return }
+            guard case .success(let bytes) = result, let size = try? ClusterCodec.decodeU64(bytes), size >= 0 else { return done(false) }
+            let fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { log("cannot write \(path): errno \(errno)"); return done(false) }
+            fetch(shard, from: source, fd: fd, path: path, offset: 0, size: size, done: done)
+        }
+    }
+
+    private func fetch(_ shard: Int, from source: String, fd: Int32, path: String, offset: Int64, size: Int64, done: @escaping (Bool) -> Void) {
+        let fail = { close(fd); unlink(path); done(false) }
+        guard offset < size else {
+            fsync(fd)
+            close(fd)
+            peer.request(source, operation: ClusterOp.snapshotDone.rawValue, payload: ClusterCodec.shards([shard])) { _ in }
+            service.abandon(shard: shard)
+            do { try files.install(shard: shard, from: path) } catch {
+                log("installing shard \(shard) failed: \(error)")
+                unlink(path)
+                return done(false)
+            }
+            return done(true)
+        }
+        let length = Int(min(Int64(Self.chunkBytes), size - offset))
+        peer.request(source, operation: ClusterOp.snapshotChunk.rawValue,
+                     payload: ClusterCodec.chunkRequest(shard: shard, offset: offset, length: length),
+                     timeoutMs: Self.chunkTimeoutMs) { [weak self] result in
+            guard let self else { return fail() }
+            guard case .success(let bytes) = result, bytes.count == length,
+                  bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == length else { return fail() }
+            fetch(shard, from: source, fd: fd, path: path, offset: offset + Int64(length), size: size, done: done)
+        }
+    }
+
+    // MARK: Giving snapshots
+
+    func answerSnapshotBegin(_ payload: [UInt8], from requester: String, respond: @escaping (Result<[UInt8], PeerHandlerError>) -> Void) {
+        guard let shard = try? ClusterCodec.decodeShards(payload, max: core.shardCount).first else { return respond(.failure("malformed")) }
+        guard core.leads(shard), files.exists(shard: shard) else { return respond(.failure("\(me) does not lead shard \(shard)")) }
+        service.commitAll()
+        let source = files.path(shard: shard)
+        let target = files.directory + "/outgoing-\(shard)-\(requester).db"
+        let submitted = workers.submit({ () -> String? in
+            do { try Snapshot.make(from: source, into: target); return nil } catch { return "\(error)" }
+        }, done: { [weak self] failure in
+            guard let self else { return }
+            if let failure { return respond(.failure(PeerHandlerError("snapshot of shard \(shard) failed: \(failure)"))) }
+            var info = stat()
+            guard stat(target, &info) == 0 else { return respond(.failure("snapshot of shard \(shard) vanished")) }
+            outgoing["\(shard)/\(requester)"] = Outgoing(requester: requester, path: target, size: Int64(info.st_size))
+            respond(.success(ClusterCodec.u64(Int64(info.st_size))))
+        })
+        if !submitted { respond(.failure("busy")) }
+    }
+
+    func answerSnapshotChunk(_ payload: [UInt8], from requester: String) -> Result<[UInt8], PeerHandlerError> {
+        guard let (shard, offset, length) = try? ClusterCodec.decodeChunkRequest(payload), length <= Self.chunkBytes,
+              let out = outgoing["\(shard)/\(requester)"], offset >= 0, offset <= out.size, Int64(length) <= out.size - offset
+        else { return .failure("no such snapshot range") }
+        let fd = open(out.path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return .failure("snapshot unreadable") }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: length)
+        let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, length, off_t(offset)) }
+        guard n == length else { return .failure("short read") }
+        return .success(bytes)
+    }
+
+    func answerSnapshotDone(_ payload: [UInt8], from requester: String) -> Result<[UInt8], PeerHandlerError> {
+        guard let shard = try? ClusterCodec.decodeShards(payload, max: core.shardCount).first,
+              let out = outgoing.removeValue(forKey: "\(shard)/\(requester)") else { return .success([]) }
+        unlink(out.path)
+        return .success([])
+    }
+
+    // MARK: Retiring copies nobody needs
+
+    func answerHoldQuery(_ payload: [UInt8], from node: String) -> Result<[UInt8], PeerHandlerError> {
+        guard let shard = try? ClusterCodec.decodeShards(payload, max: core.shardCount).first else { return .failure("malformed") }
+        guard let answer = core.needsCopy(shard, of: node) else { return .success(ReplicaWire.holdAnswer(epoch: -1, needed: true)) }
+        return .success(ReplicaWire.holdAnswer(epoch: answer.epoch, needed: answer.needed))
+    }
+
+    private func scheduleRetireCheck() {
+        loop.schedule(afterMs: Self.retireCheckMs) { [weak self] in
+            guard let self else { return }
+            checkRetire()
+            scheduleRetireCheck()
+        }
+    }
+
+    /// A copy this node does not want for itself is retired once the shard's primary, at an
+    /// epoch no older than any this node has seen, says it does not count on it either.
+    private func checkRetire() {
+        for shard in files.shardsOnDisk() where !core.wantsCopy(shard) && !installing.contains(shard) && !checkingRetire.contains(shard) {
+            guard let primary = core.route(shard), primary != me else { continue }
+            checkingRetire.insert(shard)
+            peer.request(primary, operation: ClusterOp.holdQuery.rawValue, payload: ClusterCodec.shards([shard])) { [weak self] result in
+                guard let self else { return }
+                checkingRetire.remove(shard)
+                guard case .success(let bytes) = result, let answer = try? ReplicaWire.decodeHoldAnswer(bytes),
+                      answer.epoch >= core.fence(shard), !answer.needed, !core.wantsCopy(shard), !installing.contains(shard) else { return }
+                service.abandon(shard: shard)
+                do {
+                    try files.retire(shard: shard)
+                    retired += 1
+                    log("retired shard \(shard): \(primary) leads it at epoch \(answer.epoch) without this copy")
+                } catch {
+                    log("retiring shard \(shard) failed: \(error)")
+                }
+            }
+        }
+    }
+
+    /// True when this node holds no shard the cluster still counts on (a leaving node may stop).
+    var holdsNothingNeeded: Bool {
+        (0..<core.shardCount).allSatisfy { !core.wantsCopy($0) }
+    }
+}
