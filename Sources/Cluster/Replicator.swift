@@ -64,7 +64,7 @@ public final class Replicator: ReplicationGate {
         core = ReplicaCore(me: me, shardCount: view.shardCount, replication: view.replication, initial: initial,
                            acceptor: try store.loadAcceptor(), known: try store.loadKnown(),
                            ballotCounter: try store.loadBallotCounter(), logHead: { _ in 0 })
-        core.logHead = { [unowned self] shard in files.exists(shard: shard) ? ((try? files.store(shard).lastLSN) ?? 0) : 0 }
+        core.logHead = { [files] shard in files.exists(shard: shard) ? ((try? files.store(shard).lastLSN) ?? 0) : 0 }
         files.mayCreate = { [unowned self] shard in core.leads(shard) || applying == shard }
         service.gate = self
     }

@@ -9,6 +9,11 @@ public struct ConfigAcceptor: Sendable {
         public var promised: Ballot = .zero
         public var accepted: (ballot: Ballot, config: ShardConfig)?
 
+        public init(promised: Ballot = .zero, accepted: (ballot: Ballot, config: ShardConfig)? = nil) {
+            self.promised = promised
+            self.accepted = accepted
+        }
+
         public static func == (a: Slot, b: Slot) -> Bool {
             a.promised == b.promised && a.accepted?.ballot == b.accepted?.ballot && a.accepted?.config == b.accepted?.config
         }
