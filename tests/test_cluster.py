@@ -314,7 +314,8 @@ def test_a_node_joins_a_running_cluster_takes_a_quarter_of_the_shards_and_serves
         led = {m["id"]: m["shards_led"] for m in s["members"]}
         assert led["n4"] == 4, f"{nid}: n4 leads {led['n4']} of 16 shards, not a quarter"
     assert statuses["n1"]["ring_version"] > before
-    assert statuses["n4"]["local"]["shards_received"] == 4, statuses["n4"]["local"]
+    # It was caught up (from the primaries' logs, or snapshots) before it took its shards.
+    assert statuses["n4"]["local"]["shards_on_disk"] >= 4, statuses["n4"]["local"]
     # Old accounts log in, and old conversations read the same, through every node, n4 included.
     every = NODES + ["n4"]
     for user, _, _ in users:

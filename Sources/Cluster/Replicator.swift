@@ -37,6 +37,7 @@ public final class Replicator: ReplicationGate {
     private var ordersFor: [String] = []
     /// Shards whose snapshot this node is pulling (appends to them wait).
     private var installing: Set<Int> = []
+    public var installingShards: [Int] { installing.sorted() }
     private var applying: Int?
     private var checkingRetire: Set<Int> = []
     private struct Outgoing {
@@ -69,7 +70,16 @@ public final class Replicator: ReplicationGate {
         service.gate = self
     }
 
+    /// A founder not heard from yet counts as alive this long after start: nodes of a new
+    /// cluster start within moments of each other, and taking over from one that is merely
+    /// slower to start would move every shard twice.
+    static let startGraceMs: Int64 = 5_000
+    private var startedAtMs: Int64 = 0
+    private var heardFrom: Set<String> = []
+
     func start() {
+        startedAtMs = loop.monotonicMs
+        loop.schedule(afterMs: Self.startGraceMs + 1) { [weak self] in self?.membershipChanged() }
         membershipChanged()
         scheduleTick()
         scheduleRetireCheck()
@@ -92,6 +102,10 @@ public final class Replicator: ReplicationGate {
         let view = cluster.view
         if view.ring != ordersFor { rebuildOrders(view) }
         var alive = Set(view.nodes.values.filter { $0.status.isInCluster }.map(\.id))
+        heardFrom.formUnion(alive)
+        if loop.monotonicMs - startedAtMs < Self.startGraceMs {
+            alive.formUnion(view.ring.filter { !heardFrom.contains($0) })
+        }
         alive.insert(me)
         let orders = self.orders
         run(core.setMembers(ring: view.ring, alive: alive, order: { orders.indices.contains($0) ? orders[$0] : [] },
@@ -139,7 +153,11 @@ public final class Replicator: ReplicationGate {
                 peer.send(to, operation: ClusterOp.register.rawValue, payload: ReplicaCodec.encode(message))
             case .broadcast(let message):
                 let payload = ReplicaCodec.encode(message)
-                for node in cluster.view.liveNodes(except: me) { peer.send(node, operation: ClusterOp.register.rawValue, payload: payload) }
+                // Leaving nodes too: they wait to learn that nobody counts on their copies.
+                let view = cluster.view
+                for node in view.nodes.values where node.id != me && node.meta != nil && node.status != .dead {
+                    peer.send(node.id, operation: ClusterOp.register.rawValue, payload: payload)
+                }
             case .ship(let shard, let to, let after, let through, let epoch):
                 ship(shard, to: to, after: after, through: through, epoch: epoch)
             case .snapshot(let shard, let to, let epoch):

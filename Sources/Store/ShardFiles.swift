@@ -24,7 +24,7 @@ public final class ShardFiles {
 
     public func store(_ shard: Int) throws(StoreError) -> ShardStore {
         if let store = open[shard] { return store }
-        if !mayCreate(shard), access(path(shard: shard), F_OK) != 0 {
+        if access(path(shard: shard), F_OK) != 0, !mayCreate(shard) {
             throw StoreError(code: -1, message: "shard \(shard) is not held by this node")
         }
         let store = try ShardStore(shard: shard, path: directory + "/" + Self.fileName(shard: shard), durability: durability)
