@@ -200,6 +200,22 @@ public final class ClusterNode {
 
     // MARK: Status
 
+    /// `GET /v1/cluster/shards`: each shard's configuration (epoch, primary, in-sync replicas)
+    /// as this node knows it, and what this node does for it.
+    public func shardStatus(only: Int?) -> JSON {
+        let shards = only.map { [$0] } ?? Array(0..<settings.shardCount)
+        let core = replicator.core
+        return .object(["node": .string(settings.me), "shards": .array(shards.map { shard in
+            let config = core.config(shard)
+            return .object([
+                "shard": .int(Int64(shard)), "epoch": .int(config.epoch), "primary": .string(config.primary),
+                "isr": .array(config.isr.map { .string($0) }), "targets": .array(core.targets(shard).map { .string($0) }),
+                "route": core.route(shard).map { .string($0) } ?? .null, "serving_here": .bool(core.serves(shard)),
+                "on_disk_here": .bool(replicator.files.exists(shard: shard)),
+            ])
+        })])
+    }
+
     public func status() -> JSON {
         let placement = view.placement
         let members: [JSON] = view.nodes.values.sorted { $0.id < $1.id }.map { node in

@@ -44,6 +44,16 @@ final class HTTPAPI {
             respond(response)
         case ("GET", ["v1", "cluster"]):
             respond(Reply.json(200, node.clusterStatus()))
+        case ("GET", ["v1", "cluster", "shards"]):
+            // Each shard's configuration as this node knows it; `?conversation=` or `?user=`
+            // picks the shard that holds that conversation or account.
+            var shard: Int?
+            for (name, prefix) in [("conversation", "conv:"), ("user", "user:")] {
+                guard let id = request.query[name] else { continue }
+                guard !id.isEmpty, id.utf8.count <= 256 else { return respond(Reply.error(.badRequest("bad \(name) id"))) }
+                shard = node.shardMap.shard(forKey: prefix + id)
+            }
+            respond(Reply.json(200, node.cluster.shardStatus(only: shard)))
         case ("POST", ["v1", "cluster", "leave"]):
             // Operators only: the cluster's secret is the credential.
             guard request.headers["Authorization"] == "Bearer " + node.config.secret else {
@@ -151,7 +161,7 @@ final class HTTPAPI {
 
     private static func knownPaths(_ s: [String]) -> Bool {
         switch s {
-        case ["healthz"], ["metrics"], ["v1", "cluster"], ["v1", "cluster", "leave"], ["v1", "signup"], ["v1", "login"], ["v1", "logout"],
+        case ["healthz"], ["metrics"], ["v1", "cluster"], ["v1", "cluster", "shards"], ["v1", "cluster", "leave"], ["v1", "signup"], ["v1", "login"], ["v1", "logout"],
              ["v1", "messages"], ["v1", "conversations"], ["v1", "ws"]: return true
         case _ where s.count == 4 && s[0] == "v1" && s[1] == "conversations" && (s[3] == "messages" || s[3] == "receipts"): return true
         default: return false
