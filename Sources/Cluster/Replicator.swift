@@ -13,6 +13,8 @@ import Store
 /// replies. As a follower it checks and applies appends; it retires copies nobody needs.
 public final class Replicator: ReplicationGate {
     static let tickMs: Int64 = 100
+    static let tableEveryTicks = 20
+    private var ticks = 0
     static let retireCheckMs: Int64 = 1_000
     static let appendTimeoutMs: Int64 = 5_000
     static let snapshotTimeoutMs: Int64 = 300_000
@@ -126,6 +128,10 @@ public final class Replicator: ReplicationGate {
         loop.schedule(afterMs: Self.tickMs) { [weak self] in
             guard let self else { return }
             run(core.tick(nowMs: loop.monotonicMs))
+            ticks += 1
+            // Anti-entropy: a node that missed a `learn` (a dropped connection) hears the
+            // config from a random peer within a few seconds.
+            if ticks % Self.tableEveryTicks == 0, let node = cluster.view.liveNodes(except: me).randomElement() { peerUp(node) }
             scheduleTick()
         }
     }
