@@ -62,14 +62,6 @@ public struct ClusterView: Sendable {
         return true
     }
 
-    /// The node that serves a shard now: its primary, unless gossip says it is dead.
-    /// (Without replicas no other node has the data, so a dead primary means `nil`:
-    /// the shard is unavailable until it returns.)
-    public func primary(shard: Int) -> String? {
-        guard let id = placement.primary(shard: shard), let node = nodes[id], node.status.isInCluster else { return nil }
-        return id
-    }
-
     public func isAlive(_ id: String) -> Bool { nodes[id]?.status.isInCluster ?? false }
 
     /// Live members other than `me`, for broadcasts.

@@ -43,13 +43,14 @@ final class ClusterViewTests: XCTestCase {
         XCTAssertLessThanOrEqual(moves.filter(\.primaryChanged).count, Int(1.1 * 256.0 / 4.0) + 1)
     }
 
-    func testDeadMembersKeepTheirShardsButAreNotPrimary() {
+    func testDeadMembersKeepTheirRingPositionsUntilTheyLeave() {
         var v = view("n1")
         v.update(member("n2"))
         let led = v.placement.shardsLed(by: "n2")
         XCTAssertFalse(v.update(member("n2", .dead)), "death does not change the ring")
-        XCTAssertNil(v.primary(shard: led[0]))
+        XCTAssertFalse(v.isAlive("n2"))
+        XCTAssertEqual(v.placement.primary(shard: led[0]), "n2", "its shards stay placed on it (replicas stand in)")
         XCTAssertTrue(v.update(member("n2", .left)), "a graceful leave does")
-        XCTAssertEqual(v.primary(shard: led[0]), "n1")
+        XCTAssertEqual(v.placement.primary(shard: led[0]), "n1")
     }
 }
