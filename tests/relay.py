@@ -124,9 +124,11 @@ class Cluster:
     """
 
     def __init__(self, tmp: Path, ids: Iterable[str] = ("n1",), replication: int = 1, shards: int = 16,
-                 secret: str = "s3cret", name: str = "test", joiners: Iterable[str] = ()):
+                 secret: str = "s3cret", name: str = "test", joiners: Iterable[str] = (), extra: dict | None = None):
         """`joiners`: nodes listed with `"initial": false` (not founders); start them with
-        `start(nid, join=cluster.gossip_addr("n1"))` to grow the running cluster."""
+        `start(nid, join=cluster.gossip_addr("n1"))` to grow the running cluster. `extra`: more
+        config keys (e.g. `{"log_entries": 16}`)."""
+        self.extra = dict(extra or {})
         self.tmp = Path(tmp)
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.nodes: dict[str, Node] = {}
@@ -156,7 +158,7 @@ class Cluster:
                 entry["initial"] = False
             nodes.append(entry)
         return {"cluster": name or self.name, "secret": self.secret if secret is None else secret,
-                "shards": self.shards, "replication": self.replication, "nodes": nodes}
+                "shards": self.shards, "replication": self.replication, "nodes": nodes, **self.extra}
 
     def write_config(self, path: Path, **overrides) -> Path:
         Path(path).write_text(json.dumps(self.config(**overrides)))

@@ -39,7 +39,8 @@ def wait_replicated(cluster: Cluster, nids: list[str], r: int, deadline_s: float
     def done():
         for nid in nids:
             for s in all_shards(cluster, nid):
-                if len(s["isr"]) != r or not set(s["isr"]) <= set(nids) or s["primary"] != s["targets"][0]:
+                if len(s["isr"]) != r or set(s["isr"]) != set(s["targets"]) or not set(s["isr"]) <= set(nids) \
+                        or s["primary"] != s["targets"][0]:
                     return False
         return True
     wait_for(deadline_s, done, lambda: f"shards not on {r} copies: "
@@ -151,3 +152,27 @@ def test_a_node_that_cannot_see_a_majority_stops_serving_and_resumes_when_it_can
     wait_replicated(cluster, NODES, 2, deadline_s=60)
     for conv, (token, conv_acks) in acks.items():
         assert_same_everywhere(cluster, NODES, token, conv, conv_acks)
+
+
+def test_a_replica_behind_the_primarys_log_is_refilled_from_a_snapshot(make_cluster):
+    # Each shard keeps only 16 log entries: a replica that misses more needs a snapshot.
+    cluster = make_cluster(NODES, replication=2, extra={"log_entries": 16})
+    wait_replicated(cluster, NODES, 2)
+    (a, ta, _), (b, _, _) = users_on(cluster, 2, "sn")
+    conv = dm(a, b)
+    shard = shard_of(cluster, "n1", conv)
+    primary, follower = shard["primary"], [n for n in shard["isr"] if n != shard["primary"]][0]
+    third = [n for n in NODES if n not in (primary, follower)][0]
+    acks = send_many(cluster, primary, ta, b, 5, "one")
+    assert cluster.kill(follower, signal.SIGKILL) == -signal.SIGKILL
+    acks["gap"] = send_until_acked(cluster, [primary, third], ta, b, "gap")[0]
+    acks.update(send_many(cluster, primary, ta, b, 60, "many"))   # one entry each: 60 > 16
+    cluster.start(follower)
+    cluster.wait_formed(NODES, deadline_s=30)
+    wait_replicated(cluster, NODES, 2, deadline_s=60)
+    assert cluster.status(follower)["local"]["shards_received"] >= 1, cluster.status(follower)["local"]
+    assert set(shard_of(cluster, primary, conv)["isr"]) == {primary, follower}
+    # Its copy is complete: with the primary gone it leads with every acked message.
+    assert cluster.kill(primary, signal.SIGKILL) == -signal.SIGKILL
+    acks["last"] = send_until_acked(cluster, [follower, third], ta, b, "last")[0]
+    assert_same_everywhere(cluster, [follower, third], ta, conv, acks)

@@ -42,6 +42,8 @@ struct ClusterConfig: Equatable {
     var nodes: [NodeConfig]
     /// `synchronous` for the shard files: "normal" (survives kill -9) or "full" (power loss).
     var durability: Durability
+    /// Log entries each shard keeps so a lagging replica can catch up without a snapshot.
+    var logEntries: Int64 = ShardStore.defaultLogEntries
 
     static func load(path: String) throws(ConfigError) -> ClusterConfig {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -86,8 +88,10 @@ struct ClusterConfig: Equatable {
             if nodes.contains(where: { $0.id == node.id }) { throw ConfigError("\(source): node id \(node.id) appears twice") }
             nodes.append(node)
         }
+        let logEntries = o["log_entries"]?.intValue ?? ShardStore.defaultLogEntries
+        guard (16...10_000_000).contains(logEntries) else { throw ConfigError("\(source): \"log_entries\" must be 16 to 10000000") }
         return ClusterConfig(cluster: cluster, secret: secret, shards: shards, replication: replication, nodes: nodes,
-                             durability: durability)
+                             durability: durability, logEntries: logEntries)
     }
 }
 

@@ -36,7 +36,8 @@ final class Node {
         self.log = log
         loop = try EventLoop()
         startedAtMs = loop.nowMs
-        files = try ShardFiles(directory: dataDirectory + "/shards", durability: config.durability)
+        files = try ShardFiles(directory: dataDirectory + "/shards", durability: config.durability,
+                               keepLogEntries: config.logEntries)
         shardMap = try ShardMap(shardCount: config.shards)
         let random = SystemRandom()
         let loop = self.loop

@@ -5,11 +5,15 @@ import Glibc
 public final class ShardFiles {
     public let directory: String
     public let durability: Durability
+    /// Log entries each shard keeps for replicas that fall behind.
+    public let keepLogEntries: Int64
     private var open: [Int: ShardStore] = [:]
 
-    public init(directory: String, durability: Durability = .normal) throws(StoreError) {
+    public init(directory: String, durability: Durability = .normal,
+                keepLogEntries: Int64 = ShardStore.defaultLogEntries) throws(StoreError) {
         self.directory = directory
         self.durability = durability
+        self.keepLogEntries = keepLogEntries
         try Self.makeDirectory(directory)
     }
 
@@ -27,7 +31,8 @@ public final class ShardFiles {
         if access(path(shard: shard), F_OK) != 0, !mayCreate(shard) {
             throw StoreError(code: -1, message: "shard \(shard) is not held by this node")
         }
-        let store = try ShardStore(shard: shard, path: directory + "/" + Self.fileName(shard: shard), durability: durability)
+        let store = try ShardStore(shard: shard, path: directory + "/" + Self.fileName(shard: shard), durability: durability,
+                                   keepLogEntries: keepLogEntries)
         open[shard] = store
         return store
     }

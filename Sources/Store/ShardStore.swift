@@ -11,11 +11,15 @@ public final class ShardStore {
     public private(set) var lastTerm: Int64 = 0
     /// Entries kept for replicas that fall behind; older ones are dropped (a replica that
     /// far behind is sent a snapshot of the shard instead).
-    public static let maxLogEntries: Int64 = 100_000
-    static let logTrimEvery: Int64 = 1_000
+    public static let defaultLogEntries: Int64 = 100_000
+    /// How many entries this store keeps (the cluster config's `log_entries`).
+    public let keepLogEntries: Int64
+    private var trimEvery: Int64 { max(1, min(1_000, keepLogEntries / 4)) }
 
-    public init(shard: Int, path: String, durability: Durability = .normal) throws(StoreError) {
+    public init(shard: Int, path: String, durability: Durability = .normal,
+                keepLogEntries: Int64 = ShardStore.defaultLogEntries) throws(StoreError) {
         self.shard = shard
+        self.keepLogEntries = keepLogEntries
         db = try Database(path: path, durability: durability)
         try Migrator.migrate(db, ShardSchema.migrations)
         if let row = try db.queryOne("SELECT lsn, term FROM shard_log ORDER BY lsn DESC LIMIT 1") {
@@ -66,8 +70,8 @@ public final class ShardStore {
 
     private func appendLog(_ entry: LogEntry) throws(StoreError) {
         try db.run("INSERT INTO shard_log(lsn, term, entry) VALUES(?,?,?)", .int(entry.lsn), .int(entry.term), .blob(entry.encoded()))
-        if entry.lsn % Self.logTrimEvery == 0 {
-            try db.run("DELETE FROM shard_log WHERE lsn<=?", .int(entry.lsn - Self.maxLogEntries))
+        if entry.lsn % trimEvery == 0 {
+            try db.run("DELETE FROM shard_log WHERE lsn<=?", .int(entry.lsn - keepLogEntries))
         }
     }
 
