@@ -197,22 +197,20 @@ public final class Replicator: ReplicationGate {
     private func ship(_ shard: Int, to node: String, after: Int64, through: Int64, epoch: Int64) {
         let now = loop.monotonicMs
         guard let store = try? files.store(shard), let prevTerm = try? store.term(at: after),
-              let entries = try? store.entries(after: after, limit: Int(max(0, through - after))) ?? nil else {
+              let range = try? store.encodedEntries(after: after, through: through) ?? nil else {
             // Our log no longer reaches back that far: the follower needs a snapshot.
             return run(core.onAppendReply(shard: shard, from: node, epoch: epoch, .mismatch(lastLSN: after, lastTerm: -1),
                                           matches: false, nowMs: now))
         }
         // Several appends when the range is large; sent in order on one connection. An empty
         // range is a probe: the follower answers with where its log stands.
-        let range = entries.filter { $0.lsn <= through }
         var start = 0
         repeat {
             var encoded: [[UInt8]] = [], bytes = 0, end = start
             while end < range.count {
-                let e = range[end].encoded()
-                if !encoded.isEmpty, bytes + e.count > ReplicaWire.maxAppendBytes { break }
-                encoded.append(e)
-                bytes += e.count
+                if !encoded.isEmpty, bytes + range[end].bytes.count > ReplicaWire.maxAppendBytes { break }
+                encoded.append(range[end].bytes)
+                bytes += range[end].bytes.count
                 end += 1
             }
             let append = ReplicaWire.Append(shard: shard, epoch: epoch, prevLSN: start == 0 ? after : range[start - 1].lsn,

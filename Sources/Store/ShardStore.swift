@@ -66,10 +66,16 @@ public final class ShardStore {
     public func rollback() {
         db.rollback()
         batch = []
+        recent = []
     }
 
     private func appendLog(_ entry: LogEntry) throws(StoreError) {
-        try db.run("INSERT INTO shard_log(lsn, term, entry) VALUES(?,?,?)", .int(entry.lsn), .int(entry.term), .blob(entry.encoded()))
+        let bytes = entry.encoded()
+        try db.run("INSERT INTO shard_log(lsn, term, entry) VALUES(?,?,?)", .int(entry.lsn), .int(entry.term), .blob(bytes))
+        // Kept in memory too: the primary ships what it just wrote without reading it back.
+        // (Not trusted until the transaction commits: a rollback clears it.)
+        recent.append((entry.lsn, entry.term, bytes))
+        if recent.count > Self.recentEntries { recent.removeFirst(recent.count - Self.recentEntries / 2) }
         if entry.lsn % trimEvery == 0 {
             try db.run("DELETE FROM shard_log WHERE lsn<=?", .int(entry.lsn - keepLogEntries))
         }
@@ -92,6 +98,26 @@ public final class ShardStore {
         if lsn == 0 { return 0 }
         if lsn == lastLSN { return lastTerm }
         return try db.queryOne("SELECT term FROM shard_log WHERE lsn=?", .int(lsn))?.int(0)
+    }
+
+    /// The newest log entries, encoded, as committed.
+    private var recent: [(lsn: Int64, term: Int64, bytes: [UInt8])] = []
+    static let recentEntries = 1_024
+
+    /// The encoded entries (after, through], oldest first, from memory when the newest ones
+    /// are asked for (the usual case) or else from the log; nil when the log no longer reaches back.
+    public func encodedEntries(after lsn: Int64, through: Int64) throws(StoreError) -> [(lsn: Int64, term: Int64, bytes: [UInt8])]? {
+        let through = min(through, lastLSN)
+        guard lsn < through else { return [] }
+        if let first = recent.first, first.lsn <= lsn + 1, !db.inTransaction {
+            let start = Int(lsn + 1 - first.lsn)
+            let end = Int(through - first.lsn)
+            if end < recent.count { return Array(recent[start...end]) }
+        }
+        let first = try db.queryOne("SELECT min(lsn) FROM shard_log")?.int(0) ?? 0
+        guard first <= lsn + 1 else { return nil }
+        return try db.query("SELECT lsn, term, entry FROM shard_log WHERE lsn>? AND lsn<=? ORDER BY lsn", .int(lsn), .int(through))
+            .map { row in (row.int(0) ?? 0, row.int(1) ?? 0, row.blob(2) ?? []) }
     }
 
     /// Entries after `lsn`, oldest first, at most `limit`; nil when the log no longer reaches
