@@ -77,7 +77,10 @@ def send_many(cluster: Cluster, nid: str, token: str, to: str, n: int, prefix: s
 
 
 def test_cluster_forms_with_one_ring_and_every_shard_served_by_its_leader(cluster3):
-    statuses = {nid: cluster3.status(nid) for nid in NODES}
+    # Peer links open on first use (a register message, a replication append, a request).
+    statuses = cluster3.wait_status(NODES, lambda ss: all(
+        sorted(s["local"]["peers_connected"]) == sorted(set(NODES) - {nid}) for nid, s in ss.items()),
+        deadline_s=15, what="every node connected to every other")
     rings = {nid: s["ring"] for nid, s in statuses.items()}
     assert all(r == NODES for r in rings.values()), rings
     versions = {nid: s["ring_version"] for nid, s in statuses.items()}
