@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .executable(name: "relaynode", targets: ["RelayNode"]),
         .executable(name: "relay-bench", targets: ["RelayBench"]),
+        .executable(name: "relay-sim", targets: ["RelaySim"]),
     ],
     targets: [
         // C APIs Glibc does not export: epoll, eventfd, getrandom, libcrypt, SQLite.
@@ -21,6 +22,11 @@ let package = Package(
         .target(name: "Ring"),
         .target(name: "Gossip"),
         .target(name: "Simulation", dependencies: ["Gossip"]),
+        // Whole clusters' replication in one process from a seed: the real ReplicaCore in a
+        // simulated shell, network, disk and clock, with faults and a checker.
+        .target(name: "ReplicationSim", dependencies: ["Replication", "Simulation", "Gossip"]),
+        // Runs many seeds of it (scripts/simulate), or replays one.
+        .executableTarget(name: "RelaySim", dependencies: ["ReplicationSim"]),
         .target(name: "Wire", dependencies: ["Hashing"]),
         // Replication's pure rules: the per-shard configuration register (majority
         // compare-and-set), log shipping, failover and handover (docs/REPLICATION.md).
@@ -52,6 +58,7 @@ let package = Package(
         .testTarget(name: "HTTPWireTests", dependencies: ["HTTPWire", "Hashing"]),
         .testTarget(name: "RingTests", dependencies: ["Ring"]),
         .testTarget(name: "GossipTests", dependencies: ["Gossip", "Simulation"]),
+        .testTarget(name: "ReplicationSimulationTests", dependencies: ["ReplicationSim", "Replication"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "Hashing"]),
         .testTarget(name: "ReplicationTests", dependencies: ["Replication", "Wire"]),
         .testTarget(name: "NetTests", dependencies: ["Net", "CSystem"]),

@@ -13,11 +13,16 @@ public enum ChangeKind: Sendable, Equatable, CustomStringConvertible {
     case add(String)
     /// The primary hands the shard to an in-sync replica (the first of its preference list).
     case handover(to: String)
+    /// A config a change of ours found accepted, maybe never announced: commit it again as is
+    /// (under a new epoch) so that every node learns it.
+    case adopt
 
     public func next(current: ShardConfig, me: String) -> ShardConfig? {
         switch self {
         case .confirm:
             return current.primary == me ? current : nil
+        case .adopt:
+            return current
         case .failover(let dead):
             guard current.primary == dead, dead != me, current.isr.contains(me) else { return nil }
             return ShardConfig(epoch: 0, primary: me, isr: [me] + current.isr.filter { $0 != dead && $0 != me })
@@ -36,6 +41,7 @@ public enum ChangeKind: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .confirm: return "confirm"
+        case .adopt: return "adopt"
         case .failover(let dead): return "failover from \(dead)"
         case .remove(let node): return "remove \(node)"
         case .add(let node): return "add \(node)"

@@ -194,6 +194,8 @@ public struct ReplicaCore {
                 } else if !alive.contains(view.primary), view.isr.contains(me),
                           order(s).first(where: { view.isr.contains($0) && alive.contains($0) }) == me {
                     shards[s].queue.append(.failover(dead: view.primary))
+                } else if let hint = shards[s].hint, hint.epoch > shards[s].view.epoch {
+                    shards[s].queue.append(.adopt)
                 }
             }
             if shards[s].proposal == nil, !shards[s].queue.isEmpty, nowMs >= shards[s].notBeforeMs, hasMajority {
@@ -271,7 +273,7 @@ public struct ReplicaCore {
         case .add:
             // It stays required (the change may still take effect); try again.
             if !roleLost, shards[s].primary != nil { shards[s].queue.append(kind) }
-        case .confirm, .failover:
+        case .confirm, .failover, .adopt:
             break   // reconcile proposes again if the view still calls for it
         }
         if roleLost, shards[s].primary != nil, latest.primary != me {
@@ -315,6 +317,7 @@ public struct ReplicaCore {
             if config.epoch > shards[s].view.epoch { out.append(.persistKnown(shard: s, config)) }
             shards[s].view = config
         }
+        if let hint = shards[s].hint, hint.epoch <= shards[s].view.epoch { shards[s].hint = nil }
         shards[s].fence = max(shards[s].fence, config.epoch)
         if let p = shards[s].primary {
             if config.epoch > p.config.epoch {
@@ -351,7 +354,8 @@ public struct ReplicaCore {
         case .mismatch(let lsn, _): return primaryActions(s, { $0.onMismatch(from: node, lastLSN: lsn, matches: matches, nowMs: nowMs) }, nowMs)
         case .refuse(let epoch):
             shards[s].fence = max(shards[s].fence, epoch)
-            return primaryActions(s, { $0.onRefused(epoch: epoch) }, nowMs)
+            // A refusal ends a snapshot transfer too (the follower took nothing).
+            return primaryActions(s, { p in p.onSnapshotFailed(to: node); return p.onRefused(epoch: epoch) }, nowMs)
         }
     }
 

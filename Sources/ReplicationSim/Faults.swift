@@ -1,0 +1,113 @@
+import Simulation
+
+/// Faults and membership: crashing, restarting, pausing and resuming nodes, partitions and
+/// link faults, and the oracle's sweep that turns them into each node's view of who is alive.
+extension ReplicationSimulation {
+    public func perform(_ fault: Fault) {
+        note(nil, "fault: \(fault)")
+        switch fault {
+        case .crash(let n):
+            guard !nodes[n].isCrashed else { return }
+            stats.crashes += 1
+            nodes[n].life += 1
+            nodes[n].status = .crashed
+        case .restart(let n):
+            guard nodes[n].isCrashed else { return }
+            restart(n)
+        case .pause(let n):
+            guard case .running(let p) = nodes[n].status else { return }
+            stats.pauses += 1
+            nodes[n].status = .paused(p, backlog: [])
+        case .resume(let n, let dropBacklog):
+            resume(n, dropBacklog: dropBacklog)
+        case .partition(let groups):
+            stats.partitions += 1
+            network.partition(groups.map { $0.map { names[$0] } })
+        case .heal:
+            network.heal()
+        case .loss(let p):
+            network.defaultLink.dropProbability = p
+        case .noLoss:
+            network.defaultLink.dropProbability = settings.link.dropProbability
+        case .slow(let n, let delay):
+            slowNodes[n] = delay
+            applySlowLinks()
+        case .fast(let n):
+            slowNodes[n] = nil
+            applySlowLinks()
+        case .healAll:
+            network.heal()
+            network.defaultLink.dropProbability = settings.link.dropProbability
+            slowNodes = [:]
+            applySlowLinks()
+            for n in nodes.indices {
+                if nodes[n].isPaused { resume(n, dropBacklog: false) }
+                if nodes[n].isCrashed { restart(n) }
+            }
+        }
+    }
+
+    private func restart(_ n: Int) {
+        boot(n)
+        for peer in nodes.indices { linkBroken[n][peer] = false }
+        // It joins through a seed and learns the membership at once; its peers see it back
+        // after their detection delay. Connections come up both ways: tables are exchanged.
+        oracle.reset(observer: n) { isUp($0) && network.canReach(from: names[n], to: names[$0]) }
+        setMembers(n)
+        for peer in nodes.indices where peer != n && nodes[peer].isRunning && network.canReach(from: names[n], to: names[peer]) {
+            peerUp(n, peer)
+            peerUp(peer, n)
+        }
+    }
+
+    private func resume(_ n: Int, dropBacklog: Bool) {
+        guard case .paused(let p, let backlog) = nodes[n].status else { return }
+        nodes[n].status = .running(p)
+        let kept = dropBacklog ? backlog.filter { !$0.isMessage } : backlog
+        if dropBacklog { stats.messagesLost += backlog.count - kept.count }
+        note(n, "resumes with \(kept.count) events waiting (\(backlog.count - kept.count) lost)")
+        if dropBacklog {
+            // The peers had closed their connections to it: they redial, and so does it.
+            for peer in nodes.indices where peer != n && nodes[peer].isRunning && network.canReach(from: names[n], to: names[peer]) {
+                peerUp(peer, n)
+                peerUp(n, peer)
+            }
+        }
+        for event in kept {
+            switch event {
+            case .deliver(_, let life, _, _), .clientArrives(_, let life, _), .routerRetry(_, let life, _, _),
+                 .snapshotTimeout(_, let life, _, _, _):
+                atNode(n, life: life, event)
+            default:
+                preconditionFailure("not a node event in a backlog: \(event)")
+            }
+        }
+    }
+
+    private func applySlowLinks() {
+        network.clearLinkOverrides()
+        for (n, delay) in slowNodes.sorted(by: { $0.key < $1.key }) {
+            let link = LinkFaults(dropProbability: settings.link.dropProbability, minDelayMs: delay / 2, maxDelayMs: delay)
+            for peer in nodes.indices where peer != n {
+                network.setLink(from: names[n], to: names[peer], link)
+                network.setLink(from: names[peer], to: names[n], link)
+            }
+        }
+    }
+
+    /// Up: running (a paused or crashed node answers nobody's probes).
+    func isUp(_ n: Int) -> Bool { nodes[n].isRunning }
+
+    func membershipSweep() {
+        let changes = oracle.sweep(nowMs: nowMs, observing: { nodes[$0].isRunning },
+                                   truth: { isUp($1) && network.canReach(from: names[$0], to: names[$1]) }, rng: &memberRng)
+        guard !changes.isEmpty else { return }
+        var changed: [Int] = []
+        for change in changes {
+            detail(change.observer, "sees \(names[change.target]) \(change.alive ? "alive" : "dead")")
+            if changed.last != change.observer { changed.append(change.observer) }
+        }
+        for observer in changed { setMembers(observer) }
+        for change in changes where change.alive { peerUp(change.observer, change.target) }
+    }
+}

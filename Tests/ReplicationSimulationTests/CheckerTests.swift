@@ -1,0 +1,73 @@
+@testable import ReplicationSim
+import XCTest
+
+/// The checker itself: a planted fault in the final state or in the acks is reported, so a
+/// clean run means something.
+final class CheckerTests: XCTestCase {
+    func quietCluster(seed: UInt64) -> ReplicationSimulation {
+        let sim = ReplicationSimulation(seed: seed, settings: .quiet)
+        sim.run(forMs: 500)
+        return sim
+    }
+
+    func acked(_ sim: ReplicationSimulation, _ count: Int, to conversation: Int) -> [Int] {
+        let ids = (0..<count).map { _ -> Int in
+            defer { sim.run(forMs: 2) }
+            return sim.submit(conversation: conversation)
+        }
+        XCTAssertTrue(sim.run(until: { ids.allSatisfy { sim.ack(of: $0) != nil } }, limitMs: 5_000))
+        return ids
+    }
+
+    func testCleanRunHasNoViolations() {
+        let sim = quietCluster(seed: 21)
+        _ = acked(sim, 10, to: sim.conversation(onShard: 0))
+        XCTAssertEqual(sim.finish().map(\.description), [])
+    }
+
+    func testAckedMessageMissingFromThePrimaryIsReported() throws {
+        let sim = quietCluster(seed: 22)
+        let conversation = sim.conversation(onShard: 0)
+        _ = acked(sim, 3, to: conversation)
+        let primary = try XCTUnwrap(sim.servingPrimary(0))
+        sim.tamper(shard: 0, on: primary) { $0.forget(conversation: conversation, seq: 2) }
+        let found = Set(sim.finish().map(\.invariant))
+        XCTAssertTrue(found.contains(.ackedMessageLost), "\(found)")
+        XCTAssertTrue(found.contains(.seqGap), "\(found)")
+        XCTAssertTrue(found.contains(.copiesDiverge), "\(found)")
+    }
+
+    func testReplicaThatMissesAMessageIsReportedAsDiverging() throws {
+        let sim = quietCluster(seed: 23)
+        let conversation = sim.conversation(onShard: 1)
+        _ = acked(sim, 3, to: conversation)
+        let primary = try XCTUnwrap(sim.servingPrimary(1))
+        let follower = try XCTUnwrap(sim.newestConfig(1).isr.first { $0 != primary })
+        sim.tamper(shard: 1, on: follower) { $0.forget(conversation: conversation, seq: 3) }
+        let found = sim.finish().map(\.invariant)
+        XCTAssertTrue(found.contains(.copiesDiverge), "\(found)")
+        XCTAssertFalse(found.contains(.ackedMessageLost), "the primary still has it: \(found)")
+    }
+
+    func testMessageStoredTwiceIsReportedAsDuplicate() throws {
+        let sim = quietCluster(seed: 24)
+        let conversation = sim.conversation(onShard: 2)
+        let ids = acked(sim, 2, to: conversation)
+        let primary = try XCTUnwrap(sim.servingPrimary(2))
+        sim.tamper(shard: 2, on: primary) { copy in
+            let again = MessageWrite(conversation: conversation, seq: 3, clientID: ids[0] + 1, messageID: 99, sender: "u")
+            copy.append(LogEntry(lsn: copy.lastLSN + 1, term: 1, writes: [again]))
+        }
+        let found = sim.finish().map(\.invariant)
+        XCTAssertTrue(found.contains(.duplicateMessage), "\(found)")
+    }
+
+    func testLedgerRejectsTwoClientsAtOneSeqAndTwoSeqsForOneClient() {
+        var ledger = AckLedger()
+        XCTAssertNil(ledger.record(.init(conversation: 1, clientID: 10, seq: 1, node: 0, atMs: 1)))
+        XCTAssertNil(ledger.record(.init(conversation: 1, clientID: 10, seq: 1, node: 1, atMs: 2)), "the same ack twice is fine")
+        XCTAssertEqual(ledger.record(.init(conversation: 1, clientID: 11, seq: 1, node: 1, atMs: 3))?.invariant, .conflictingAcks)
+        XCTAssertEqual(ledger.record(.init(conversation: 1, clientID: 10, seq: 2, node: 1, atMs: 4))?.invariant, .conflictingAcks)
+        XCTAssertNil(ledger.record(.init(conversation: 2, clientID: 12, seq: 1, node: 0, atMs: 5)))
+    }
+}
