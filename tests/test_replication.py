@@ -63,6 +63,21 @@ def send_until_acked(cluster: Cluster, nids: list[str], token: str, to: str, cli
         i += 1
 
 
+def chat_then_kill_its_follower(cluster: Cluster, prefix: str):
+    """Two users' conversation gets 5 messages; then the follower of its shard is killed and
+    one more send is retried until acked (the primary drops the follower and fills a stand-in).
+    Returns (token of a, b, conversation, primary, follower, third node, the acks so far)."""
+    (a, ta, _), (b, _, _) = users_on(cluster, 2, prefix)
+    conv = dm(a, b)
+    shard = shard_of(cluster, "n1", conv)
+    primary, follower = shard["primary"], [n for n in shard["isr"] if n != shard["primary"]][0]
+    third = [n for n in NODES if n not in (primary, follower)][0]
+    acks = send_many(cluster, primary, ta, b, 5, "one")
+    assert cluster.kill(follower, signal.SIGKILL) == -signal.SIGKILL
+    acks["gap"] = send_until_acked(cluster, [primary, third], ta, b, "gap")[0]
+    return ta, b, conv, primary, follower, third, acks
+
+
 def test_every_shard_gets_r_in_sync_copies_led_by_its_placement_leader(make_cluster):
     cluster = make_cluster(NODES, replication=2)
     wait_replicated(cluster, NODES, 2)
@@ -103,15 +118,7 @@ def test_kill_9_of_a_primary_loses_no_ack_and_its_replica_takes_writes_within_se
 def test_a_replica_that_was_away_catches_up_and_can_then_take_over(make_cluster):
     cluster = make_cluster(NODES, replication=2)
     wait_replicated(cluster, NODES, 2)
-    (a, ta, _), (b, _, _) = users_on(cluster, 2, "cu")
-    conv = dm(a, b)
-    shard = shard_of(cluster, "n1", conv)
-    primary, follower = shard["primary"], [n for n in shard["isr"] if n != shard["primary"]][0]
-    third = [n for n in NODES if n not in (primary, follower)][0]
-    acks = send_many(cluster, primary, ta, b, 5, "one")
-    # The follower dies: the primary drops it, fills a stand-in, and keeps acking.
-    assert cluster.kill(follower, signal.SIGKILL) == -signal.SIGKILL
-    acks["gap"] = send_until_acked(cluster, [primary, third], ta, b, "gap")[0]
+    ta, b, conv, primary, follower, third, acks = chat_then_kill_its_follower(cluster, "cu")
     acks.update(send_many(cluster, third, ta, b, 30, "two"))
     # It comes back with an old copy, catches up, and is in sync again.
     cluster.start(follower)
@@ -158,14 +165,7 @@ def test_a_replica_behind_the_primarys_log_is_refilled_from_a_snapshot(make_clus
     # Each shard keeps only 16 log entries: a replica that misses more needs a snapshot.
     cluster = make_cluster(NODES, replication=2, extra={"log_entries": 16})
     wait_replicated(cluster, NODES, 2)
-    (a, ta, _), (b, _, _) = users_on(cluster, 2, "sn")
-    conv = dm(a, b)
-    shard = shard_of(cluster, "n1", conv)
-    primary, follower = shard["primary"], [n for n in shard["isr"] if n != shard["primary"]][0]
-    third = [n for n in NODES if n not in (primary, follower)][0]
-    acks = send_many(cluster, primary, ta, b, 5, "one")
-    assert cluster.kill(follower, signal.SIGKILL) == -signal.SIGKILL
-    acks["gap"] = send_until_acked(cluster, [primary, third], ta, b, "gap")[0]
+    ta, b, conv, primary, follower, third, acks = chat_then_kill_its_follower(cluster, "sn")
     acks.update(send_many(cluster, primary, ta, b, 60, "many"))   # one entry each: 60 > 16
     cluster.start(follower)
     cluster.wait_formed(NODES, deadline_s=30)
