@@ -176,3 +176,30 @@ def test_a_replica_behind_the_primarys_log_is_refilled_from_a_snapshot(make_clus
     assert cluster.kill(primary, signal.SIGKILL) == -signal.SIGKILL
     acks["last"] = send_until_acked(cluster, [follower, third], ta, b, "last")[0]
     assert_same_everywhere(cluster, [follower, third], ta, conv, acks)
+
+
+def test_with_replicas_a_joiner_is_caught_up_and_handed_its_share_and_a_leaver_hands_everything_back(make_cluster):
+    cluster = make_cluster(NODES, replication=2, joiners=["n4"])
+    wait_replicated(cluster, NODES, 2)
+    users = users_on(cluster, 8, "jl")
+    convs = {}
+    for i in range(0, 8, 2):
+        (a, ta, nid), (b, _, _) = users[i], users[i + 1]
+        convs[dm(a, b)] = (ta, b, send_many(cluster, nid, ta, b, 5, f"jl{i}"))
+    every = NODES + ["n4"]
+    cluster.start("n4", join=cluster.gossip_addr("n1"))
+    cluster.wait_formed(every, deadline_s=30)
+    wait_replicated(cluster, every, 2, deadline_s=60)
+    led = sum(s["primary"] == "n4" for s in all_shards(cluster, "n4"))
+    assert led == 4, f"n4 leads {led} of 16 shards, not a quarter"
+    for conv, (token, _, acks) in convs.items():
+        assert_same_everywhere(cluster, every, token, conv, acks)
+    # n4 leaves: its shards go back to the others (each still on 2 copies), then it exits.
+    r = cluster.client("n4").request("POST", "/v1/cluster/leave", headers={"Authorization": f"Bearer {cluster.secret}"})
+    assert r.status == 202, r
+    code = cluster.nodes["n4"].proc.wait(timeout=60)
+    assert code == 0, cluster.log_tail("n4")
+    wait_replicated(cluster, NODES, 2, deadline_s=60)
+    for conv, (token, to, acks) in convs.items():
+        acks.update(send_many(cluster, "n1", token, to, 1, "after"))
+        assert_same_everywhere(cluster, NODES, token, conv, acks)
