@@ -251,13 +251,20 @@ public final class Replicator: ReplicationGate {
 
     // MARK: Following
 
+    /// Whether entries (or a snapshot) written under `epoch` may be taken; a newer epoch may
+    /// make this node step down first.
+    private func admit(_ shard: Int, epoch: Int64, from node: String) -> Bool {
+        let admission = core.admitAppend(shard: shard, epoch: epoch, from: node)
+        run(admission.actions)
+        return admission.admitted
+    }
+
+    private func refusal(_ shard: Int) -> [UInt8] { ReplicaWire.encode(.refuse(epoch: core.fence(shard))) }
+
     func answerAppend(_ payload: [UInt8], from node: String, respond: (Result<[UInt8], PeerHandlerError>) -> Void) {
         guard let append = try? ReplicaWire.decodeAppend(payload, maxShard: core.shardCount) else { return respond(.failure("malformed append")) }
         let shard = append.shard
-        var admission = core.admitAppend(shard: shard, epoch: append.epoch, from: node)
-        run(admission.actions)
-        admission.actions = []
-        guard admission.admitted else { return respond(.success(ReplicaWire.encode(.refuse(epoch: core.fence(shard))))) }
+        guard admit(shard, epoch: append.epoch, from: node) else { return respond(.success(refusal(shard))) }
         guard !installing.contains(shard) else { return respond(.failure("installing a snapshot")) }
         let store: ShardStore?
         if files.exists(shard: shard) {
@@ -304,9 +311,7 @@ public final class Replicator: ReplicationGate {
         guard let (shard, epoch) = try? ReplicaWire.decodeShardEpoch(payload, maxShard: core.shardCount) else {
             return respond(.failure("malformed"))
         }
-        let admission = core.admitAppend(shard: shard, epoch: epoch, from: node)
-        run(admission.actions)
-        guard admission.admitted else { return respond(.success(ReplicaWire.encode(.refuse(epoch: core.fence(shard))))) }
+        guard admit(shard, epoch: epoch, from: node) else { return respond(.success(refusal(shard))) }
         guard !installing.contains(shard) else { return respond(.failure("already installing")) }
         installing.insert(shard)
         pull(shard, from: node) { [weak self] ok in

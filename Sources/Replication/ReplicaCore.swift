@@ -187,7 +187,7 @@ public struct ReplicaCore {
         guard !ring.isEmpty else { return [] }
         var out: [Action] = []
         for s in 0..<shardCount {
-            let view = shards[s].hint.flatMap { $0.epoch > shards[s].view.epoch ? $0 : nil } ?? shards[s].view
+            let view = latest(s)
             if shards[s].primary == nil, shards[s].proposal == nil, shards[s].queue.isEmpty {
                 if view.primary == me {
                     shards[s].queue.append(.confirm)
@@ -203,6 +203,11 @@ public struct ReplicaCore {
             }
         }
         return out
+    }
+
+    /// The newest config this node has seen: the committed view, or a newer hint.
+    private func latest(_ s: Int) -> ShardConfig {
+        shards[s].hint.flatMap { $0.epoch > shards[s].view.epoch ? $0 : nil } ?? shards[s].view
     }
 
     // MARK: Proposing
@@ -263,7 +268,7 @@ public struct ReplicaCore {
         }
         shards[s].notBeforeMs = nowMs + settings.retryPauseMs + Int64(nextRandom() % UInt64(settings.retryPauseMs + 1))
         var out: [Action] = [.log("shard \(s): \(kind) not committed: \(reason)")]
-        let latest = shards[s].hint.flatMap { $0.epoch > shards[s].view.epoch ? $0 : nil } ?? shards[s].view
+        let latest = latest(s)
         let roleLost = kind.next(current: latest, me: me) == nil
         switch kind {
         case .handover:
