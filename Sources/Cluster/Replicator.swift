@@ -42,6 +42,10 @@ public final class Replicator: ReplicationGate {
     public var installingShards: [Int] { installing.sorted() }
     private var applying: Int?
     private var checkingRetire: Set<Int> = []
+    /// Appends and snapshot offers taken per shard (a counter): a copy that answered one
+    /// while its retirement was being asked about is kept, since the primary may now count
+    /// on the position it reported.
+    private var appendsTaken: [Int: UInt64] = [:]
     private struct Outgoing {
         var requester: String
         var path: String
@@ -51,6 +55,9 @@ public final class Replicator: ReplicationGate {
     public private(set) var snapshotsReceived = 0
     public private(set) var snapshotsSent = 0
     public private(set) var retired = 0
+    /// Rises whenever the shards' configurations or this node's part in them may have
+    /// changed (the core acted, or membership changed): a cached status older than it is stale.
+    public private(set) var changes: UInt64 = 0
 
     init(me: String, loop: EventLoop, files: ShardFiles, service: ShardService, peer: PeerTransport, workers: WorkerPool,
          cluster: ClusterNode, initial: @escaping (Int) -> ShardConfig, log: @escaping (String) -> Void) throws {
@@ -101,6 +108,7 @@ public final class Replicator: ReplicationGate {
     // MARK: Membership and time
 
     func membershipChanged() {
+        changes &+= 1
         let view = cluster.view
         if view.ring != ordersFor { rebuildOrders(view) }
         var alive = Set(view.nodes.values.filter { $0.status.isInCluster }.map(\.id))
@@ -153,6 +161,7 @@ public final class Replicator: ReplicationGate {
     // MARK: Carrying out actions
 
     private func run(_ actions: [ReplicaCore.Action]) {
+        if !actions.isEmpty { changes &+= 1 }
         for action in actions {
             switch action {
             case .send(let to, let message):
@@ -164,10 +173,10 @@ public final class Replicator: ReplicationGate {
                 for node in view.nodes.values where node.id != me && node.meta != nil && node.status != .dead {
                     peer.send(node.id, operation: ClusterOp.register.rawValue, payload: payload)
                 }
-            case .ship(let shard, let to, let after, let through, let epoch):
-                ship(shard, to: to, after: after, through: through, epoch: epoch)
-            case .snapshot(let shard, let to, let epoch):
-                offerSnapshot(shard, to: to, epoch: epoch)
+            case .ship(let shard, let to, let after, let through, let epoch, let generation):
+                ship(shard, to: to, after: after, through: through, epoch: epoch, generation: generation)
+            case .snapshot(let shard, let to, let epoch, let generation):
+                offerSnapshot(shard, to: to, epoch: epoch, generation: generation)
             case .release(let shard, let through):
                 service.release(shard: shard, through: through)
             case .stepDown(let shard):
@@ -194,13 +203,13 @@ public final class Replicator: ReplicationGate {
 
     // MARK: Leading: appends and snapshots
 
-    private func ship(_ shard: Int, to node: String, after: Int64, through: Int64, epoch: Int64) {
+    private func ship(_ shard: Int, to node: String, after: Int64, through: Int64, epoch: Int64, generation: UInt64) {
         let now = loop.monotonicMs
         guard let store = try? files.store(shard), let prevTerm = try? store.term(at: after),
               let range = try? store.encodedEntries(after: after, through: through) ?? nil else {
             // Our log no longer reaches back that far: the follower needs a snapshot.
-            return run(core.onAppendReply(shard: shard, from: node, epoch: epoch, .mismatch(lastLSN: after, lastTerm: -1),
-                                          matches: false, nowMs: now))
+            return run(core.onAppendReply(shard: shard, from: node, epoch: epoch, generation: generation,
+                                          .mismatch(lastLSN: after, lastTerm: -1), matches: false, nowMs: now))
         }
         // Several appends when the range is large; sent in order on one connection. An empty
         // range is a probe: the follower answers with where its log stands.
@@ -215,12 +224,13 @@ public final class Replicator: ReplicationGate {
             }
             let append = ReplicaWire.Append(shard: shard, epoch: epoch, prevLSN: start == 0 ? after : range[start - 1].lsn,
                                             prevTerm: start == 0 ? prevTerm : range[start - 1].term, entries: [])
-            sendAppend(ReplicaWire.encode(append, encodedEntries: encoded), shard: shard, to: node, epoch: epoch)
+            sendAppend(ReplicaWire.encode(append, encodedEntries: encoded), shard: shard, to: node, epoch: epoch,
+                       generation: generation)
             start = end
         } while start < range.count
     }
 
-    private func sendAppend(_ payload: [UInt8], shard: Int, to node: String, epoch: Int64) {
+    private func sendAppend(_ payload: [UInt8], shard: Int, to node: String, epoch: Int64, generation: UInt64) {
         peer.request(node, operation: ClusterOp.append.rawValue, payload: payload, timeoutMs: Self.appendTimeoutMs) { [weak self] result in
             guard let self, case .success(let bytes) = result, let reply = try? ReplicaWire.decodeReply(bytes) else { return }
             var matches = false
@@ -231,21 +241,23 @@ public final class Replicator: ReplicationGate {
                     matches = (try? store.term(at: lsn)) == term
                 }
             }
-            run(core.onAppendReply(shard: shard, from: node, epoch: epoch, reply, matches: matches, nowMs: loop.monotonicMs))
+            run(core.onAppendReply(shard: shard, from: node, epoch: epoch, generation: generation, reply, matches: matches,
+                                   nowMs: loop.monotonicMs))
         }
     }
 
-    private func offerSnapshot(_ shard: Int, to node: String, epoch: Int64) {
+    private func offerSnapshot(_ shard: Int, to node: String, epoch: Int64, generation: UInt64) {
         log("shard \(shard): sending \(node) a snapshot")
         peer.request(node, operation: ClusterOp.snapshotOffer.rawValue, payload: ReplicaWire.shardEpoch(shard, epoch),
                      timeoutMs: Self.snapshotTimeoutMs) { [weak self] result in
             guard let self else { return }
             guard case .success(let bytes) = result, let reply = try? ReplicaWire.decodeReply(bytes) else {
-                core.onSnapshotFailed(shard: shard, to: node)
+                core.onSnapshotFailed(shard: shard, to: node, generation: generation)
                 return
             }
             if case .ack = reply { snapshotsSent += 1 }
-            run(core.onAppendReply(shard: shard, from: node, epoch: epoch, reply, matches: false, nowMs: loop.monotonicMs))
+            run(core.onAppendReply(shard: shard, from: node, epoch: epoch, generation: generation, reply, matches: false,
+                                   nowMs: loop.monotonicMs))
         }
     }
 
@@ -266,6 +278,7 @@ public final class Replicator: ReplicationGate {
         let shard = append.shard
         guard admit(shard, epoch: append.epoch, from: node) else { return respond(.success(refusal(shard))) }
         guard !installing.contains(shard) else { return respond(.failure("installing a snapshot")) }
+        appendsTaken[shard, default: 0] &+= 1
         let store: ShardStore?
         if files.exists(shard: shard) {
             store = try? files.store(shard)
@@ -313,6 +326,7 @@ public final class Replicator: ReplicationGate {
         }
         guard admit(shard, epoch: epoch, from: node) else { return respond(.success(refusal(shard))) }
         guard !installing.contains(shard) else { return respond(.failure("already installing")) }
+        appendsTaken[shard, default: 0] &+= 1
         installing.insert(shard)
         pull(shard, from: node) { [weak self] ok in
             guard let self else { return }
@@ -424,11 +438,13 @@ public final class Replicator: ReplicationGate {
         for shard in files.shardsOnDisk() where !core.wantsCopy(shard) && !installing.contains(shard) && !checkingRetire.contains(shard) {
             guard let primary = core.route(shard), primary != me else { continue }
             checkingRetire.insert(shard)
+            let taken = appendsTaken[shard]
             peer.request(primary, operation: ClusterOp.holdQuery.rawValue, payload: ClusterCodec.shards([shard])) { [weak self] result in
                 guard let self else { return }
                 checkingRetire.remove(shard)
                 guard case .success(let bytes) = result, let answer = try? ReplicaWire.decodeHoldAnswer(bytes),
-                      answer.epoch >= core.fence(shard), !answer.needed, !core.wantsCopy(shard), !installing.contains(shard) else { return }
+                      answer.epoch >= core.fence(shard), !answer.needed, !core.wantsCopy(shard), !installing.contains(shard),
+                      appendsTaken[shard] == taken else { return }
                 service.abandon(shard: shard)
                 do {
                     try files.retire(shard: shard)

@@ -11,10 +11,11 @@ public struct ReplicaCore {
         case send(to: String, ReplicaMessage)
         /// To every other node this one knows of.
         case broadcast(ReplicaMessage)
-        /// Read the shard's log entries (after, through] and append them on `to`.
-        case ship(shard: Int, to: String, after: Int64, through: Int64, epoch: Int64)
+        /// Read the shard's log entries (after, through] and append them on `to`; its answer
+        /// goes to `onAppendReply` with the same epoch and generation.
+        case ship(shard: Int, to: String, after: Int64, through: Int64, epoch: Int64, generation: UInt64)
         /// `to` needs a copy of the whole shard.
-        case snapshot(shard: Int, to: String, epoch: Int64)
+        case snapshot(shard: Int, to: String, epoch: Int64, generation: UInt64)
         /// The writes up to this LSN are on every in-sync replica: answer their clients.
         case release(shard: Int, through: Int64)
         /// This node no longer leads the shard: drop its unfinished writes, fail their clients
@@ -351,21 +352,25 @@ public struct ReplicaCore {
 
     /// A follower's answer to an append sent under `epoch`. `matches`: for a mismatch, whether
     /// this node's log holds the follower's last entry with that term (the shell looks).
-    public mutating func onAppendReply(shard s: Int, from node: String, epoch: Int64, _ reply: AppendReply, matches: Bool,
-                                       nowMs: Int64) -> [Action] {
+    public mutating func onAppendReply(shard s: Int, from node: String, epoch: Int64, generation: UInt64, _ reply: AppendReply,
+                                       matches: Bool, nowMs: Int64) -> [Action] {
         guard shards[s].primary != nil, epoch >= shards[s].leadingSince else { return [] }
         switch reply {
-        case .ack(let lsn): return primaryActions(s, { $0.onAck(from: node, lsn: lsn, nowMs: nowMs) }, nowMs)
-        case .mismatch(let lsn, _): return primaryActions(s, { $0.onMismatch(from: node, lastLSN: lsn, matches: matches, nowMs: nowMs) }, nowMs)
+        case .ack(let lsn):
+            return primaryActions(s, { $0.onAck(from: node, lsn: lsn, generation: generation, nowMs: nowMs) }, nowMs)
+        case .mismatch(let lsn, _):
+            return primaryActions(s, { $0.onMismatch(from: node, lastLSN: lsn, matches: matches, generation: generation, nowMs: nowMs) },
+                                  nowMs)
         case .refuse(let epoch):
             shards[s].fence = max(shards[s].fence, epoch)
             // A refusal ends a snapshot transfer too (the follower took nothing).
-            return primaryActions(s, { p in p.onSnapshotFailed(to: node); return p.onRefused(epoch: epoch) }, nowMs)
+            return primaryActions(s, { p in p.onSnapshotFailed(to: node, generation: generation); return p.onRefused(epoch: epoch) },
+                                  nowMs)
         }
     }
 
-    public mutating func onSnapshotFailed(shard s: Int, to node: String) {
-        shards[s].primary?.onSnapshotFailed(to: node)
+    public mutating func onSnapshotFailed(shard s: Int, to node: String, generation: UInt64) {
+        shards[s].primary?.onSnapshotFailed(to: node, generation: generation)
     }
 
     private mutating func primaryActions(_ s: Int, _ step: (inout ShardPrimary) -> [ShardPrimary.Action], _ nowMs: Int64) -> [Action] {
@@ -375,10 +380,10 @@ public struct ReplicaCore {
         var out: [Action] = []
         for action in actions {
             switch action {
-            case .ship(let to, let after, let through):
-                out.append(.ship(shard: s, to: to, after: after, through: through, epoch: p.config.epoch))
-            case .snapshot(let to):
-                out.append(.snapshot(shard: s, to: to, epoch: p.config.epoch))
+            case .ship(let to, let after, let through, let generation):
+                out.append(.ship(shard: s, to: to, after: after, through: through, epoch: p.config.epoch, generation: generation))
+            case .snapshot(let to, let generation):
+                out.append(.snapshot(shard: s, to: to, epoch: p.config.epoch, generation: generation))
             case .release(let through):
                 out.append(.release(shard: s, through: through))
             case .proposeRemoval(let node): enqueue(s, .remove(node))

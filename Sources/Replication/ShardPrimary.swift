@@ -9,11 +9,12 @@
 /// isr has committed. Followers that are not required (catching up) are shipped to as well.
 public struct ShardPrimary: Sendable {
     public enum Action: Sendable, Equatable {
-        /// Send the log entries (after, through] of this shard to the follower.
-        case ship(to: String, after: Int64, through: Int64)
+        /// Send the log entries (after, through] of this shard to the follower. Its answer
+        /// comes back with the `generation` (see `Follower`).
+        case ship(to: String, after: Int64, through: Int64, generation: UInt64)
         /// The follower's copy does not match our log (diverged, or our log no longer reaches
         /// back): send it a snapshot of the shard.
-        case snapshot(to: String)
+        case snapshot(to: String, generation: UInt64)
         /// Every required follower has the entries up to this LSN: release their acks.
         case release(through: Int64)
         /// Ask the register to drop this follower from the isr (it stopped answering).
@@ -43,7 +44,12 @@ public struct ShardPrimary: Sendable {
     public private(set) var lastLSN: Int64
     public private(set) var released: Int64
 
+    /// What this primary knows of one follower's log. A follower that is neither required
+    /// nor a target is forgotten (it may then drop its copy: `needsCopy`); if it comes back it
+    /// gets a new `generation`, and answers to requests sent to an earlier generation are
+    /// ignored, so a position it reported before dropping its copy is never believed again.
     private struct Follower: Sendable {
+        var generation: UInt64
         var acked: Int64 = -1        // -1: not known yet (ask with an empty append)
         var sent: Int64 = -1
         var lastHeardMs: Int64
@@ -51,6 +57,7 @@ public struct ShardPrimary: Sendable {
         var snapshotting = false
     }
     private var followers: [String: Follower] = [:]
+    private var nextGeneration: UInt64 = 1
     /// Additions this primary proposed: required from the moment of proposing.
     private var proposedAdditions: Set<String> = []
     private var proposedRemovals: Set<String> = []
@@ -70,9 +77,25 @@ public struct ShardPrimary: Sendable {
         // must not release its own unreplicated tail; so release starts from what the isr
         // is known to hold, i.e. nothing: every follower confirms first.
         released = 0
-        for node in Set(config.isr + targets) where node != me {
-            followers[node] = Follower(lastHeardMs: nowMs)
-        }
+        for node in Set(config.isr + targets).sorted() where node != me { track(node, nowMs: nowMs) }
+    }
+
+    private mutating func track(_ node: String, nowMs: Int64) {
+        guard node != me, followers[node] == nil else { return }
+        followers[node] = Follower(generation: nextGeneration, lastHeardMs: nowMs)
+        nextGeneration += 1
+    }
+
+    /// Forgets the followers this primary no longer ships to (see `Follower`).
+    private mutating func forgetUnneeded() {
+        let keep = required.union(targets)
+        followers = followers.filter { keep.contains($0.key) }
+    }
+
+    /// The follower's state that an answer sent under `generation` may update, if current.
+    private func follower(_ node: String, _ generation: UInt64) -> Follower? {
+        guard let f = followers[node], f.generation == generation else { return nil }
+        return f
     }
 
     public var required: Set<String> { Set(config.isr).union(proposedAdditions).subtracting([me]) }
@@ -84,14 +107,16 @@ public struct ShardPrimary: Sendable {
         config = newer
         proposedAdditions.subtract(newer.isr)
         proposedRemovals = proposedRemovals.filter { newer.isr.contains($0) }
-        for node in newer.isr where node != me && followers[node] == nil { followers[node] = Follower(lastHeardMs: nowMs) }
+        for node in newer.isr { track(node, nowMs: nowMs) }
+        forgetUnneeded()
         return pump(nowMs: nowMs)
     }
 
     /// The preference list changed (a join or a leave).
     public mutating func onTargets(_ nodes: [String], nowMs: Int64) -> [Action] {
         targets = nodes
-        for node in nodes where node != me && followers[node] == nil { followers[node] = Follower(lastHeardMs: nowMs) }
+        for node in nodes { track(node, nowMs: nowMs) }
+        forgetUnneeded()
         return pump(nowMs: nowMs)
     }
 
@@ -102,11 +127,11 @@ public struct ShardPrimary: Sendable {
     }
 
     /// A follower holds every entry up to `lsn` (it applied and committed them).
-    public mutating func onAck(from node: String, lsn: Int64, nowMs: Int64) -> [Action] {
-        guard var f = followers[node] else { return [] }
+    public mutating func onAck(from node: String, lsn: Int64, generation: UInt64, nowMs: Int64) -> [Action] {
+        guard var f = follower(node, generation) else { return [] }
         if lsn > lastLSN {
             // It holds entries we never wrote: an unacknowledged tail of an older term.
-            return onMismatch(from: node, lastLSN: lsn, matches: false, nowMs: nowMs)
+            return onMismatch(from: node, lastLSN: lsn, matches: false, generation: generation, nowMs: nowMs)
         }
         f.acked = max(f.acked, lsn)
         f.sent = max(f.sent, f.acked)
@@ -118,8 +143,9 @@ public struct ShardPrimary: Sendable {
 
     /// A follower's log does not continue from what we sent: it reports its last entry.
     /// `matches` tells whether our log has that entry with that term (the shell checks).
-    public mutating func onMismatch(from node: String, lastLSN theirs: Int64, matches: Bool, nowMs: Int64) -> [Action] {
-        guard var f = followers[node] else { return [] }
+    public mutating func onMismatch(from node: String, lastLSN theirs: Int64, matches: Bool, generation: UInt64,
+                                    nowMs: Int64) -> [Action] {
+        guard var f = follower(node, generation) else { return [] }
         f.lastHeardMs = nowMs
         if matches, theirs <= lastLSN {
             f.acked = theirs
@@ -130,7 +156,7 @@ public struct ShardPrimary: Sendable {
         guard !f.snapshotting else { followers[node] = f; return [] }
         f.snapshotting = true
         followers[node] = f
-        return [.snapshot(to: node)]
+        return [.snapshot(to: node, generation: f.generation)]
     }
 
     /// A follower refused our entries: it has seen a newer epoch.
@@ -139,7 +165,8 @@ public struct ShardPrimary: Sendable {
     }
 
     /// A snapshot transfer ended without the follower taking it: try again later.
-    public mutating func onSnapshotFailed(to node: String) {
+    public mutating func onSnapshotFailed(to node: String, generation: UInt64) {
+        guard follower(node, generation) != nil else { return }
         followers[node]?.snapshotting = false
     }
 
@@ -178,12 +205,12 @@ public struct ShardPrimary: Sendable {
                 if f.sent < 0 {
                     f.sent = lastLSN
                     f.lastSentMs = nowMs
-                    out.append(.ship(to: node, after: lastLSN, through: lastLSN))
+                    out.append(.ship(to: node, after: lastLSN, through: lastLSN, generation: f.generation))
                 }
             } else if f.sent < lastLSN, f.sent - f.acked < Self.maxEntriesInFlight {
                 let through = min(lastLSN, f.acked + Self.maxEntriesInFlight)
                 if through > f.sent {
-                    out.append(.ship(to: node, after: f.sent, through: through))
+                    out.append(.ship(to: node, after: f.sent, through: through, generation: f.generation))
                     f.sent = through
                     f.lastSentMs = nowMs
                 }

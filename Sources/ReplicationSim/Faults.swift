@@ -76,7 +76,7 @@ extension ReplicationSimulation {
         for event in kept {
             switch event {
             case .deliver(_, let life, _, _), .clientArrives(_, let life, _), .routerRetry(_, let life, _, _),
-                 .snapshotTimeout(_, let life, _, _, _):
+                 .snapshotTimeout(_, let life, _, _, _, _):
                 atNode(n, life: life, event)
             default:
                 preconditionFailure("not a node event in a backlog: \(event)")

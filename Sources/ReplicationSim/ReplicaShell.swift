@@ -47,10 +47,10 @@ extension ReplicationSimulation {
                 send(from: n, to: indexOf[to]!, .register(message))
             case .broadcast(let message):
                 for peer in oracle.alive(seenBy: n) where peer != n { send(from: n, to: peer, .register(message)) }
-            case .ship(let shard, let to, let after, let through, let epoch):
-                ship(n, p, shard, to: indexOf[to]!, after: after, through: through, epoch: epoch)
-            case .snapshot(let shard, let to, let epoch):
-                offerSnapshot(n, p, shard, to: indexOf[to]!, epoch: epoch)
+            case .ship(let shard, let to, let after, let through, let epoch, let generation):
+                ship(n, p, shard, to: indexOf[to]!, after: after, through: through, epoch: epoch, generation: generation)
+            case .snapshot(let shard, let to, let epoch, let generation):
+                offerSnapshot(n, p, shard, to: indexOf[to]!, epoch: epoch, generation: generation)
             case .release(let shard, let through):
                 checkRelease(n, p, shard, through: through)
                 release(n, p, shard, through: through)
@@ -85,33 +85,33 @@ extension ReplicationSimulation {
 
     // MARK: Leading: appends and snapshots
 
-    private func ship(_ n: Int, _ p: NodeProcess, _ shard: Int, to: Int, after: Int64, through: Int64, epoch: Int64) {
+    private func ship(_ n: Int, _ p: NodeProcess, _ shard: Int, to: Int, after: Int64, through: Int64, epoch: Int64, generation: UInt64) {
         let copy = nodes[n].disk.shards[shard]
         guard let prevTerm = copy.term(at: after), let entries = copy.entries(after: after, through: through) else {
             // Our log no longer reaches back that far: the follower needs a snapshot.
             detail(n, "shard \(shard): entries after \(after) are trimmed; \(names[to]) needs a snapshot")
-            return run(n, p, p.core.onAppendReply(shard: shard, from: names[to], epoch: epoch,
+            return run(n, p, p.core.onAppendReply(shard: shard, from: names[to], epoch: epoch, generation: generation,
                                                   .mismatch(lastLSN: after, lastTerm: -1), matches: false, nowMs: nowMs))
         }
         detail(n, "shard \(shard): append (\(after), \(through)] e\(epoch) to \(names[to])")
-        send(from: n, to: to, .append(shard: shard, epoch: epoch, prevLSN: after, prevTerm: prevTerm, entries: entries,
+        send(from: n, to: to, .append(shard: shard, epoch: epoch, generation: generation, prevLSN: after, prevTerm: prevTerm, entries: entries,
                                       requesterLife: nodes[n].life))
     }
 
-    private func offerSnapshot(_ n: Int, _ p: NodeProcess, _ shard: Int, to: Int, epoch: Int64) {
+    private func offerSnapshot(_ n: Int, _ p: NodeProcess, _ shard: Int, to: Int, epoch: Int64, generation: UInt64) {
         note(n, "shard \(shard): sending \(names[to]) a snapshot")
         stats.snapshotsSent += 1
         nextSnapshotID += 1
         p.snapshotsOut["\(shard)/\(to)"] = nextSnapshotID
-        send(from: n, to: to, .snapshot(shard: shard, epoch: epoch, nodes[n].disk.shards[shard], id: nextSnapshotID,
+        send(from: n, to: to, .snapshot(shard: shard, epoch: epoch, generation: generation, nodes[n].disk.shards[shard], id: nextSnapshotID,
                                         requesterLife: nodes[n].life))
-        schedule(.snapshotTimeout(node: n, life: nodes[n].life, shard: shard, to: to, id: nextSnapshotID),
+        schedule(.snapshotTimeout(node: n, life: nodes[n].life, shard: shard, to: to, id: nextSnapshotID, generation: generation),
                  afterMs: settings.snapshotTimeoutMs)
     }
 
     /// A follower's answer to an append or a snapshot.
-    private func appendAnswered(_ n: Int, _ p: NodeProcess, from: Int, shard: Int, epoch: Int64, _ reply: AppendReply,
-                                snapshotID: Int?) {
+    private func appendAnswered(_ n: Int, _ p: NodeProcess, from: Int, shard: Int, epoch: Int64, generation: UInt64,
+                                _ reply: AppendReply, snapshotID: Int?) {
         detail(n, "shard \(shard): \(names[from]) answers \(reply) to e\(epoch)\(snapshotID == nil ? "" : " (snapshot)")")
         var matches = false
         if let id = snapshotID {
@@ -121,7 +121,8 @@ extension ReplicationSimulation {
             let copy = nodes[n].disk.shards[shard]
             matches = lsn == 0 ? copy.reachesBackToStart : copy.term(at: lsn) == term
         }
-        run(n, p, p.core.onAppendReply(shard: shard, from: names[from], epoch: epoch, reply, matches: matches, nowMs: nowMs))
+        run(n, p, p.core.onAppendReply(shard: shard, from: names[from], epoch: epoch, generation: generation, reply, matches: matches,
+                                       nowMs: nowMs))
     }
 
     /// Online check of the rule every ack rests on: when a primary releases entries, every
@@ -149,14 +150,16 @@ extension ReplicationSimulation {
         switch message {
         case .register(let m):
             run(n, p, p.core.onMessage(from: names[from], m, nowMs: nowMs))
-        case .append(let shard, let epoch, let prevLSN, let prevTerm, let entries, let requesterLife):
+        case .append(let shard, let epoch, let generation, let prevLSN, let prevTerm, let entries, let requesterLife):
             let reply = answerAppend(n, p, from: from, shard: shard, epoch: epoch, prevLSN: prevLSN, prevTerm: prevTerm, entries: entries)
-            send(from: n, to: from, .appendReply(shard: shard, epoch: epoch, reply, snapshotID: nil), toLife: requesterLife)
-        case .appendReply(let shard, let epoch, let reply, let snapshotID):
-            appendAnswered(n, p, from: from, shard: shard, epoch: epoch, reply, snapshotID: snapshotID)
-        case .snapshot(let shard, let epoch, let copy, let id, let requesterLife):
+            send(from: n, to: from, .appendReply(shard: shard, epoch: epoch, generation: generation, reply, snapshotID: nil),
+                 toLife: requesterLife)
+        case .appendReply(let shard, let epoch, let generation, let reply, let snapshotID):
+            appendAnswered(n, p, from: from, shard: shard, epoch: epoch, generation: generation, reply, snapshotID: snapshotID)
+        case .snapshot(let shard, let epoch, let generation, let copy, let id, let requesterLife):
             let reply = installSnapshot(n, p, from: from, shard: shard, epoch: epoch, copy)
-            send(from: n, to: from, .appendReply(shard: shard, epoch: epoch, reply, snapshotID: id), toLife: requesterLife)
+            send(from: n, to: from, .appendReply(shard: shard, epoch: epoch, generation: generation, reply, snapshotID: id),
+                 toLife: requesterLife)
         case .forward(let write, let requestID, let requesterLife):
             serveForwarded(n, p, from: from, write, requestID: requestID, requesterLife: requesterLife)
         case .forwardReply(let requestID, let outcome):

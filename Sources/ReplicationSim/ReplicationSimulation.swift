@@ -9,7 +9,7 @@ enum Event {
     case deliver(to: Int, life: Int, from: Int, NodeMessage)
     case clientArrives(node: Int, life: Int, ClientWrite)
     case routerRetry(node: Int, life: Int, ClientWrite, deadlineMs: Int64)
-    case snapshotTimeout(node: Int, life: Int, shard: Int, to: Int, id: Int)
+    case snapshotTimeout(node: Int, life: Int, shard: Int, to: Int, id: Int, generation: UInt64)
     // The world around the nodes.
     /// A node redials a peer whose connection dropped.
     case reconnect(from: Int, to: Int, life: Int)
@@ -156,7 +156,7 @@ public final class ReplicationSimulation {
             }
             schedule(.tick(node: n, life: life), afterMs: settings.tickIntervalMs)
         case .deliver(let n, let life, _, _), .clientArrives(let n, let life, _), .routerRetry(let n, let life, _, _),
-             .snapshotTimeout(let n, let life, _, _, _):
+             .snapshotTimeout(let n, let life, _, _, _, _):
             atNode(n, life: life, event)
         case .reconnect(let from, let to, let life):
             reconnect(from, to, life: life)
@@ -200,12 +200,12 @@ public final class ReplicationSimulation {
             routerAttempt(n, p, write, deadlineMs: nowMs + settings.routerRetryBudgetMs)
         case .routerRetry(_, _, let write, let deadline):
             routerAttempt(n, p, write, deadlineMs: deadline)
-        case .snapshotTimeout(_, _, let shard, let to, let id):
+        case .snapshotTimeout(_, _, let shard, let to, let id, let generation):
             let key = "\(shard)/\(to)"
             guard p.snapshotsOut[key] == id else { return }
             p.snapshotsOut[key] = nil
             note(n, "shard \(shard): the snapshot for \(names[to]) got no answer in time")
-            p.core.onSnapshotFailed(shard: shard, to: names[to])
+            p.core.onSnapshotFailed(shard: shard, to: names[to], generation: generation)
         default:
             preconditionFailure("not a node event: \(event)")
         }

@@ -24,10 +24,10 @@ public enum WriteOutcome: Sendable, Equatable {
 /// connection it was asked on, as over TCP.
 enum NodeMessage {
     case register(ReplicaMessage)
-    case append(shard: Int, epoch: Int64, prevLSN: Int64, prevTerm: Int64, entries: [LogEntry], requesterLife: Int)
-    case appendReply(shard: Int, epoch: Int64, AppendReply, snapshotID: Int?)
+    case append(shard: Int, epoch: Int64, generation: UInt64, prevLSN: Int64, prevTerm: Int64, entries: [LogEntry], requesterLife: Int)
+    case appendReply(shard: Int, epoch: Int64, generation: UInt64, AppendReply, snapshotID: Int?)
     /// The whole shard (log and state) in one message, the simulated snapshot transfer.
-    case snapshot(shard: Int, epoch: Int64, ShardCopy, id: Int, requesterLife: Int)
+    case snapshot(shard: Int, epoch: Int64, generation: UInt64, ShardCopy, id: Int, requesterLife: Int)
     /// A client's write forwarded to the primary the forwarding node's router chose.
     case forward(ClientWrite, requestID: Int, requesterLife: Int)
     case forwardReply(requestID: Int, WriteOutcome)

@@ -28,12 +28,13 @@ final class ReplicaCoreTests: XCTestCase {
             switch action {
             case .send(let to, let message): deliver(from: node, to: to, message)
             case .broadcast(let message): for to in nodes where to != node { deliver(from: node, to: to, message) }
-            case .ship(let shard, let to, _, let through, let epoch):
+            case .ship(let shard, let to, _, let through, let epoch, let generation):
                 guard !down.contains(to) else { continue }
                 let (ok, more) = cores[to]!.admitAppend(shard: shard, epoch: epoch, from: node)
                 run(to, more)
                 let reply: AppendReply = ok ? .ack(lsn: through) : .refuse(epoch: cores[to]!.fence(shard))
-                run(node, cores[node]!.onAppendReply(shard: shard, from: to, epoch: epoch, reply, matches: true, nowMs: now))
+                run(node, cores[node]!.onAppendReply(shard: shard, from: to, epoch: epoch, generation: generation, reply, matches: true,
+                                                     nowMs: now))
             case .release(let shard, let through): released[node, default: [:]][shard] = through
             case .stepDown(let shard): steppedDown[node, default: []].append(shard)
             case .snapshot, .persistSlot, .persistKnown, .persistBallot, .log: break

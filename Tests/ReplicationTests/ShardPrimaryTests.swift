@@ -33,7 +33,7 @@ struct LogHarness {
         while !queue.isEmpty {
             let action = queue.removeFirst()
             switch action {
-            case .ship(let to, let after, let through):
+            case .ship(let to, let after, let through, let generation):
                 guard !down.contains(to) else { continue }
                 let terms = Array(primaryLog[Int(after)..<Int(through)])
                 let log = logs[to]!
@@ -44,19 +44,19 @@ struct LogHarness {
                 case .apply(let from):
                     epochs[to] = primary.config.epoch
                     logs[to]! += terms[from...]
-                    queue += primary.onAck(from: to, lsn: Int64(logs[to]!.count), nowMs: now)
+                    queue += primary.onAck(from: to, lsn: Int64(logs[to]!.count), generation: generation, nowMs: now)
                 case .mismatch:
                     let mine = logs[to]!
                     let last = Int64(mine.count)
                     let matches = last == 0 || (last <= primaryLog.count && primaryLog[Int(last) - 1] == mine[Int(last) - 1])
-                    queue += primary.onMismatch(from: to, lastLSN: last, matches: matches, nowMs: now)
+                    queue += primary.onMismatch(from: to, lastLSN: last, matches: matches, generation: generation, nowMs: now)
                 case .refuse(let epoch):
                     queue += primary.onRefused(epoch: epoch)
                 }
-            case .snapshot(let to):
+            case .snapshot(let to, let generation):
                 snapshots.append(to)
                 logs[to] = primaryLog
-                queue += primary.onAck(from: to, lsn: Int64(primaryLog.count), nowMs: now)
+                queue += primary.onAck(from: to, lsn: Int64(primaryLog.count), generation: generation, nowMs: now)
             case .release(let through):
                 released = through
             default:
@@ -123,10 +123,35 @@ final class ShardPrimaryTests: XCTestCase {
         XCTAssertEqual(h.proposals, [.deposed(epoch: 5)])
     }
 
+    /// Found by an integration test (a leaver handed a shard to a node that had dropped its
+    /// copy; the new primary then refilled the others from its empty one): a follower that
+    /// left the isr and the preference list is forgotten, and a position it reported before
+    /// is never believed again when it comes back.
+    func testAFollowerThatWasDroppedMustReportItsPositionAgainBeforeItIsAdded() {
+        var p = ShardPrimary(me: "p", config: ShardConfig(epoch: 1, primary: "p", isr: ["p", "n"]), lastLSN: 3,
+                             targets: ["p", "n"], nowMs: 0)
+        guard case .ship(_, _, _, let old)? = p.onTick(nowMs: 0).first else { return XCTFail("no probe") }
+        XCTAssertEqual(p.onAck(from: "n", lsn: 3, generation: old, nowMs: 1), [.release(through: 3)])
+        // n leaves the preference list, then the isr: nothing counts on its copy, which it drops.
+        XCTAssertEqual(p.onTargets(["p"], nowMs: 2), [.proposeRemoval("n")])
+        _ = p.onConfig(ShardConfig(epoch: 2, primary: "p", isr: ["p"]), nowMs: 2)
+        XCTAssertFalse(p.needsCopy(of: "n"))
+        // It is wanted again; an answer to a request sent before must not count.
+        let probe = p.onTargets(["p", "n"], nowMs: 3)
+        guard case .ship("n", 3, 3, let fresh)? = probe.first else { return XCTFail("no probe of n: \(probe)") }
+        XCTAssertNotEqual(fresh, old)
+        XCTAssertEqual(p.onAck(from: "n", lsn: 3, generation: old, nowMs: 4), [], "a stale answer was believed")
+        // Its real answer to the probe: an empty log, which the primary fills from its own.
+        XCTAssertEqual(p.onMismatch(from: "n", lastLSN: 0, matches: true, generation: fresh, nowMs: 5),
+                       [.ship(to: "n", after: 0, through: 3, generation: fresh)])
+        XCTAssertEqual(p.onAck(from: "n", lsn: 3, generation: fresh, nowMs: 6), [.proposeAddition("n")])
+    }
+
     func testTheFirstOfThePreferenceListIsHandedTheShardOnceCaughtUp() {
         var p = ShardPrimary(me: "p", config: ShardConfig(epoch: 1, primary: "p", isr: ["p", "n"]), lastLSN: 0,
                              targets: ["n", "p"], nowMs: 0)
-        XCTAssertEqual(p.onAck(from: "n", lsn: 0, nowMs: 0), [.proposeHandover(to: "n")])
+        guard case .ship(_, _, _, let generation)? = p.onTick(nowMs: 0).first else { return XCTFail("no probe") }
+        XCTAssertEqual(p.onAck(from: "n", lsn: 0, generation: generation, nowMs: 0), [.proposeHandover(to: "n")])
         XCTAssertEqual(p.handingOver, "n")
         XCTAssertEqual(p.onConfig(ShardConfig(epoch: 2, primary: "n", isr: ["n", "p"]), nowMs: 1), [.deposed(epoch: 2)])
     }
@@ -160,15 +185,15 @@ final class ShardPrimaryRandomTests: XCTestCase {
                                        targets: ["p", "a", "b"], nowMs: 0)
             var primaryLog: [Int64] = []
             var logs: [String: [Int64]] = ["a": [], "b": []]
-            var inFlight: [(to: String, after: Int64, terms: [Int64])] = []
-            var acks: [(from: String, lsn: Int64)] = []
+            var inFlight: [(to: String, after: Int64, terms: [Int64], generation: UInt64)] = []
+            var acks: [(from: String, lsn: Int64, generation: UInt64)] = []
             var released: Int64 = 0
             var now: Int64 = 0
             func handle(_ actions: [ShardPrimary.Action]) {
                 for action in actions {
                     switch action {
-                    case .ship(let to, let after, let through):
-                        inFlight.append((to, after, Array(primaryLog[Int(after)..<Int(through)])))
+                    case .ship(let to, let after, let through, let generation):
+                        inFlight.append((to, after, Array(primaryLog[Int(after)..<Int(through)]), generation))
                     case .release(let through):
                         XCTAssertGreaterThanOrEqual(through, released, "trial \(trial)")
                         released = through
@@ -199,7 +224,7 @@ final class ShardPrimaryRandomTests: XCTestCase {
                     acks.remove(at: random(acks.count))           // lost
                 case 5 where !acks.isEmpty, 6 where !acks.isEmpty:
                     let ack = acks.remove(at: random(acks.count))
-                    handle(primary.onAck(from: ack.from, lsn: ack.lsn, nowMs: now))
+                    handle(primary.onAck(from: ack.from, lsn: ack.lsn, generation: ack.generation, nowMs: now))
                 default:
                     guard !inFlight.isEmpty else { continue }
                     let m = inFlight.remove(at: random(inFlight.count))
@@ -210,9 +235,9 @@ final class ShardPrimaryRandomTests: XCTestCase {
                     switch check {
                     case .apply(let from):
                         logs[m.to]! += m.terms[from...]
-                        acks.append((m.to, Int64(logs[m.to]!.count)))
+                        acks.append((m.to, Int64(logs[m.to]!.count), m.generation))
                     case .mismatch:
-                        handle(primary.onMismatch(from: m.to, lastLSN: Int64(log.count), matches: true, nowMs: now))
+                        handle(primary.onMismatch(from: m.to, lastLSN: Int64(log.count), matches: true, generation: m.generation, nowMs: now))
                     case .refuse: XCTFail("trial \(trial) step \(step): refused")
                     }
                 }
@@ -229,14 +254,14 @@ final class ShardPrimaryRandomTests: XCTestCase {
                                                                        terms: m.terms, myLastLSN: Int64(log.count),
                                                                        termAt: { $0 >= 1 && $0 <= log.count ? log[Int($0) - 1] : nil }) {
                             logs[m.to]! += m.terms[from...]
-                            acks.append((m.to, Int64(logs[m.to]!.count)))
+                            acks.append((m.to, Int64(logs[m.to]!.count), m.generation))
                         } else {
-                            handle(primary.onMismatch(from: m.to, lastLSN: Int64(log.count), matches: true, nowMs: now))
+                            handle(primary.onMismatch(from: m.to, lastLSN: Int64(log.count), matches: true, generation: m.generation, nowMs: now))
                         }
                     }
                     if !acks.isEmpty {
                         let ack = acks.removeFirst()
-                        handle(primary.onAck(from: ack.from, lsn: ack.lsn, nowMs: now))
+                        handle(primary.onAck(from: ack.from, lsn: ack.lsn, generation: ack.generation, nowMs: now))
                     }
                 }
             }
