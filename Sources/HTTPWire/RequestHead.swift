@@ -8,6 +8,12 @@ struct RequestHead {
     var contentLength: Int
     var expectsContinue: Bool
 
+    /// Fields that carry one value (RFC 9110 5.3: only list-valued fields may repeat). Two
+    /// `Authorization` lines could be read two ways by two readers (which one wins?), so a
+    /// request with two of any of these is refused.
+    static let singleValueFields = ["Authorization", "Content-Type", "Expect", "Range", "If-Range", "Origin",
+                                    "Sec-WebSocket-Key", "Sec-WebSocket-Version"]
+
     /// `head` is the request line through the final CRLF CRLF.
     static func parse(_ head: ArraySlice<UInt8>, limits: HTTPLimits) throws(HTTPParseError) -> RequestHead {
         var lines = head.crlfLines()
@@ -34,6 +40,9 @@ struct RequestHead {
             throw .badRequest(hosts.isEmpty ? "missing Host header" : "more than one Host header")
         }
         if hosts.count > 1 { throw .badRequest("more than one Host header") }
+        for name in singleValueFields where headers.values(name).count > 1 {
+            throw .badRequest("more than one \(name) header")
+        }
 
         // Bodies are framed by Content-Length only. A Transfer-Encoding (chunked) request is
         // refused with 411 so the client resends with a length; this also closes the

@@ -49,7 +49,10 @@ struct RequestTarget: Equatable {
             guard let key = PercentDecoding.decode(rawKey, plusAsSpace: true),
                   let value = PercentDecoding.decode(rawValue, plusAsSpace: true)
             else { throw .badRequest("malformed percent-encoding or UTF-8 in query") }
-            query[key] = value
+            // No parameter of ours takes two values: two of one name could be read two ways.
+            guard query.updateValue(value, forKey: key) == nil else {
+                throw .badRequest("query parameter \(key) given twice")
+            }
         }
         return RequestTarget(path: path, segments: segments, query: query)
     }

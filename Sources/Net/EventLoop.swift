@@ -58,6 +58,9 @@ public final class EventLoop: @unchecked Sendable {
     private var nextTimerID: UInt64 = 1
     private var turnEndHooks: [() -> Void] = []
     private var deferred: [() -> Void] = []
+    /// Counts loop turns: work that is budgeted per turn (client requests) compares it to
+    /// know when a new turn began.
+    public private(set) var turn: UInt64 = 0
 
     public init() throws(NetError) {
         let fd = epoll_create1(Int32(EPOLL_CLOEXEC))
@@ -132,6 +135,13 @@ public final class EventLoop: @unchecked Sendable {
     /// CLOCK_MONOTONIC milliseconds: for durations and deadlines, never steps backwards.
     public var monotonicMs: Int64 { Self.clockMs(CLOCK_MONOTONIC) }
 
+    /// CLOCK_MONOTONIC nanoseconds: for budgets of a few milliseconds.
+    public var monotonicNanos: UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
+    }
+
     private static func clockMs(_ clock: clockid_t) -> Int64 {
         var spec = timespec()
         clock_gettime(clock, &spec)
@@ -139,6 +149,7 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func runTurn() {
+        turn &+= 1
         let ready = epoll_wait(epollFD, events, Int32(Self.maxEventsPerWait), waitTimeoutMs())
         if ready < 0 {
             let code = Glibc.errno

@@ -18,6 +18,8 @@ final class ClientServer {
     let api: HTTPAPI
     let metrics: Metrics
     let log: Log
+    /// Each loop turn's share of client work, per connection and in all.
+    let budget: ClientBudget
     private var listener: TCPListener?
     private var connections: [UInt64: ClientConnection] = [:]
     private var nextID: UInt64 = 1
@@ -27,6 +29,7 @@ final class ClientServer {
         self.api = api
         self.metrics = metrics
         self.log = log
+        budget = ClientBudget(loop: loop)
     }
 
     var now: Int64 { loop.nowMs }

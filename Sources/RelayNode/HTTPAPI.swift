@@ -13,6 +13,29 @@ final class HTTPAPI {
 
     private var chat: ChatService { node.chat }
 
+    /// Status answers that take milliseconds to build (every shard's configuration, the
+    /// membership with per-node counts) are built at most once per change of the cluster's
+    /// state and per `maxAgeMs`, so a client asking for them in a loop costs a copy each.
+    private struct Cached {
+        var version: UInt64
+        var builtAtMs: Int64
+        var response: HTTPResponse
+    }
+    private var cached: [String: Cached] = [:]
+    /// Freshness bounds: the shard table changes only with the replicas' state (`changes`
+    /// tracks it; the age bound catches what it does not); the cluster status also carries
+    /// counters, fresh enough at a quarter second for a human or a poller.
+    static let shardStatusMaxAgeMs: Int64 = 1_000
+    static let clusterStatusMaxAgeMs: Int64 = 250
+
+    private func cachedStatus(_ key: String, maxAgeMs: Int64, build: () -> HTTPResponse) -> HTTPResponse {
+        let version = node.cluster.replicator.changes, now = node.loop.monotonicMs
+        if let entry = cached[key], entry.version == version, now - entry.builtAtMs < maxAgeMs { return entry.response }
+        let response = build()
+        cached[key] = Cached(version: version, builtAtMs: now, response: response)
+        return response
+    }
+
     func handle(_ request: HTTPRequest, on connection: ClientConnection) {
         let keepAlive = request.keepAlive
         let head = request.method == "HEAD"
@@ -43,7 +66,7 @@ final class HTTPAPI {
             response.headers.set("Content-Type", "text/plain; version=0.0.4")
             respond(response)
         case ("GET", ["v1", "cluster"]):
-            respond(Reply.json(200, node.clusterStatus()))
+            respond(cachedStatus("cluster", maxAgeMs: Self.clusterStatusMaxAgeMs) { Reply.json(200, node.clusterStatus()) })
         case ("GET", ["v1", "cluster", "shards"]):
             // Each shard's configuration as this node knows it; `?conversation=` or `?user=`
             // picks the shard that holds that conversation or account.
@@ -53,7 +76,8 @@ final class HTTPAPI {
                 guard !id.isEmpty, id.utf8.count <= 256 else { return respond(Reply.error(.badRequest("bad \(name) id"))) }
                 shard = node.shardMap.shard(forKey: prefix + id)
             }
-            respond(Reply.json(200, node.cluster.shardStatus(only: shard)))
+            if let shard { return respond(Reply.json(200, node.cluster.shardStatus(only: shard))) }
+            respond(cachedStatus("shards", maxAgeMs: Self.shardStatusMaxAgeMs) { Reply.json(200, node.cluster.shardStatus(only: nil)) })
         case ("POST", ["v1", "cluster", "leave"]):
             // Operators only: the cluster's secret is the credential.
             guard request.headers["Authorization"] == "Bearer " + node.config.secret else {

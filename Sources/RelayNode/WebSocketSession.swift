@@ -19,6 +19,9 @@ final class WebSocketSession {
     static let maxQueuedEvents = 10_000
     /// Conversations one `sync` may name.
     static let maxSyncConversations = 10_000
+    /// Conversations of `sync`s not yet streamed, all together: one full-size sync at a time;
+    /// a client over it gets `rate_limited` and retries once its earlier syncs are `synced`.
+    static let maxPendingSyncConversations = 10_000
     /// An idle connection is pinged after this long without input...
     static let pingAfterMs: Int64 = 25_000
     /// ...and closed when nothing at all arrived for this long.
@@ -33,15 +36,25 @@ final class WebSocketSession {
     unowned let node: Node
 
     private enum State {
-        /// Sending `hello` and the backlog; live events wait in the queue (in order).
-        case catchingUp(queued: [OutboundEvent], overflowed: Bool)
+        /// Loading the conversations for `hello`: the client's frames wait unread, so
+        /// `hello` is always the first thing it gets and the first thing it answers.
+        case starting(buffered: [UInt8])
+        /// Sending the backlog; live events wait in `queued` (in order).
+        case catchingUp
         case live
         case closed
     }
-    private var state: State = .catchingUp(queued: [], overflowed: false)
+    private var state: State = .starting(buffered: [])
+    /// Live events that arrived before the connect backlog was out, and whether more came
+    /// than `maxQueuedEvents` (then the client is asked to reconnect).
+    private var queued: [OutboundEvent] = []
+    private var queueOverflowed = false
     private var reader = WebSocketReader(limits: WebSocketSession.limits, role: .server)
     private var inFlight = 0
-    private var readingPaused = false
+    /// Reading stopped at `maxInFlight` and resumes at half of it.
+    private var inFlightPaused = false
+    /// Conversations named by `sync`s that are not finished.
+    private var pendingSyncConversations = 0
     private var lastInputMs: Int64
     private var pingOutstanding = false
 
@@ -79,11 +92,12 @@ final class WebSocketSession {
     func start(buffered: [UInt8]) {
         node.metrics.webSocketsOpened += 1
         node.registry.add(self)
-        if !buffered.isEmpty { buffered.withUnsafeBytes { received($0) } }
+        state = .starting(buffered: buffered)
         node.chat.conversations(session) { [weak self] result in
-            guard let self, isOpen else { return }
+            guard let self, case .starting(let buffered) = state else { return }
             switch result {
             case .failure(let error):
+                state = .catchingUp
                 sendError(error, clientID: nil)
                 close(code: 1011, reason: "could not load conversations")
             case .success(let list):
@@ -91,6 +105,7 @@ final class WebSocketSession {
                     "type": "hello", "user": .string(session.user), "device": .string(device), "node": .string(node.id),
                     "conversations": .array(list.map { EventJSON.summary($0, full: false) }),
                 ]
+                state = .catchingUp
                 write(JSON.object(hello).serialized())
                 let ranges = list.filter { $0.lastSeq > $0.delivered }
                     .map { Range(conversationID: $0.conversationID, after: $0.delivered, upTo: $0.lastSeq) }
@@ -99,19 +114,24 @@ final class WebSocketSession {
                     self?.write(JSON.object(["type": "synced", "conversations": .array(synced.map { .string($0) })]).serialized())
                     self?.goLive()
                 })
+                // Frames the client sent before `hello` are read now.
+                if !buffered.isEmpty { buffered.withUnsafeBytes { received($0) } }
+                connection.updateReading()
             }
         }
     }
 
     /// Sends the live events that arrived during the backlog, minus those it already sent.
     private func goLive() {
-        guard case .catchingUp(let queued, let overflowed) = state else { return }
-        if overflowed {
+        guard case .catchingUp = state else { return }
+        if queueOverflowed {
             close(code: 1013, reason: "too many events while catching up; reconnect")
             return
         }
         state = .live
-        for event in queued {
+        let held = queued
+        queued = []
+        for event in held {
             if case .message(let id, let seq) = event.kind, let top = streamedTop[id], seq <= top { continue }
             write(event.text)
         }
@@ -122,14 +142,15 @@ final class WebSocketSession {
     func deliver(_ event: OutboundEvent) {
         switch state {
         case .closed: return
-        case .catchingUp(var queued, let overflowed):
-            if queued.count >= Self.maxQueuedEvents {
-                state = .catchingUp(queued: [], overflowed: true)
+        case .starting, .catchingUp:
+            // Held until the backlog is out (a message it covers is skipped then).
+            guard !queueOverflowed else { return }
+            guard queued.count < Self.maxQueuedEvents else {
+                queued = []
+                queueOverflowed = true
                 return
             }
-            if overflowed { return }
             queued.append(event)
-            state = .catchingUp(queued: queued, overflowed: false)
         case .live:
             node.metrics.eventsPushed += 1
             write(event.text)
@@ -175,20 +196,49 @@ final class WebSocketSession {
     }
 
     /// The socket's write queue emptied.
-    func drained() { pump() }
+    func drained() {
+        pump()
+        readFrames()
+    }
 
     // MARK: Input
 
+    /// Whether the socket should be read now: not before `hello`, not while `maxInFlight`
+    /// commands await answers, not while the client leaves `maxUnsentBytes` unread.
+    var wantsInput: Bool {
+        switch state {
+        case .starting, .closed: return false
+        case .catchingUp, .live:
+            return !inFlightPaused && connection.tcp.pendingWriteBytes <= ClientConnection.maxUnsentBytes
+        }
+    }
+
     func received(_ bytes: UnsafeRawBufferPointer) {
-        guard isOpen else { return }
+        switch state {
+        case .closed: return
+        case .starting(var buffered):
+            // Read in the same turn as the upgrade: kept for after `hello`.
+            buffered.append(contentsOf: bytes)
+            state = .starting(buffered: buffered)
+            return
+        case .catchingUp, .live: break
+        }
         lastInputMs = node.loop.nowMs
         pingOutstanding = false
         reader.feed(bytes)
         readFrames()
     }
 
+    /// The connection got a new share of a loop turn, or room to write: frames go on.
+    func resumeReading() { readFrames() }
+
+    /// Handles the frames the reader holds, each admitted by the loop turn's budget, while
+    /// the connection may take more work.
     private func readFrames() {
-        while isOpen, inFlight < Self.maxInFlight {
+        defer { connection.updateReading() }
+        while isOpen, !inFlightPaused, connection.tcp.pendingWriteBytes <= ClientConnection.maxUnsentBytes,
+              reader.bufferedByteCount > 0 {
+            guard node.server.budget.hasRoom(connection.budget) else { return }
             let message: WebSocketMessage?
             do {
                 message = try reader.next()
@@ -198,29 +248,28 @@ final class WebSocketSession {
                 return
             }
             guard let message else { return }
+            node.server.budget.spend(connection.budget)
             switch message {
             case .text(let text): command(text)
             case .binary:
                 node.metrics.badFrames += 1
                 sendError(.badRequest("binary frames are not used: send JSON in text frames"), clientID: nil)
-            case .ping(let payload): connection.tcp.write(WebSocketWriter.pong(payload))
+            case .ping(let payload): send(WebSocketWriter.pong(payload))
             case .pong: break
             case .close(let code, _):
                 // RFC 6455 5.5.1: answer with a close, echoing the code, then close the TCP.
                 close(code: code ?? 1000, reason: "")
             }
-        }
-        if inFlight >= Self.maxInFlight, !readingPaused {
-            readingPaused = true
-            connection.tcp.pauseReading()
+            if inFlight >= Self.maxInFlight { inFlightPaused = true }
         }
     }
 
+    private func startedRequest() { inFlight += 1 }
+
     private func finishedRequest() {
         inFlight -= 1
-        if readingPaused, inFlight < Self.maxInFlight / 2 {
-            readingPaused = false
-            connection.tcp.resumeReading()
+        if inFlightPaused, inFlight < Self.maxInFlight / 2 {
+            inFlightPaused = false
             readFrames()
         }
     }
@@ -238,7 +287,7 @@ final class WebSocketSession {
         case "send":
             let command: SendCommand
             do { command = try SendCommand(o) } catch { return sendError(error, clientID: clientID) }
-            inFlight += 1
+            startedRequest()
             node.chat.send(session, command, origin: ref) { [weak self] result in
                 guard let self else { return }
                 finishedRequest()
@@ -254,7 +303,7 @@ final class WebSocketSession {
         case "receipt":
             let command: ReceiptCommand
             do { command = try ReceiptCommand(o) } catch { return sendError(error, clientID: clientID) }
-            inFlight += 1
+            startedRequest()
             node.chat.receipt(session, command) { [weak self] result in
                 self?.finishedRequest()
                 if case .failure(let error) = result { self?.sendError(error, clientID: clientID) }
@@ -263,7 +312,7 @@ final class WebSocketSession {
             guard let id = o["conversation_id"]?.stringValue, Identifiers.isValidConversation(id) else {
                 return sendError(.badRequest("`conversation_id` is required"), clientID: clientID)
             }
-            inFlight += 1
+            startedRequest()
             node.chat.typing(session, conversationID: id) { [weak self] result in
                 self?.finishedRequest()
                 if case .failure(let error) = result { self?.sendError(error, clientID: clientID) }
@@ -285,6 +334,10 @@ final class WebSocketSession {
         guard since.count <= Self.maxSyncConversations else {
             return sendError(.badRequest("at most \(Self.maxSyncConversations) conversations per sync"), clientID: clientID)
         }
+        guard pendingSyncConversations + since.count <= Self.maxPendingSyncConversations else {
+            return sendError(ChatError(.rateLimited, "earlier syncs are still streaming; wait for their `synced`",
+                                       retryAfterMs: 1_000), clientID: clientID)
+        }
         var ranges: [Range] = []
         for (id, value) in since {
             guard Identifiers.isValidConversation(id), let seq = value.intValue, seq >= 0 else {
@@ -292,16 +345,23 @@ final class WebSocketSession {
             }
             ranges.append(Range(conversationID: id, after: seq, upTo: nil))
         }
+        pendingSyncConversations += ranges.count
         enqueue(Job(ranges: ranges) { [weak self] synced in
-            self?.write(JSON.object(["type": "synced", "conversations": .array(synced.map { .string($0) })]).serialized())
+            guard let self else { return }
+            pendingSyncConversations -= ranges.count
+            write(JSON.object(["type": "synced", "conversations": .array(synced.map { .string($0) })]).serialized())
         })
     }
 
     // MARK: Output
 
-    private func write(_ text: String) {
+    private func write(_ text: String) { send(WebSocketWriter.text(text)) }
+
+    /// Every frame but the final close goes out here, control frames too, so one bound
+    /// covers them all: a client that leaves `maxPendingWriteBytes` unread is dropped.
+    private func send(_ frame: [UInt8]) {
         guard isOpen else { return }
-        connection.tcp.write(WebSocketWriter.text(text))
+        connection.tcp.write(frame)
         if connection.tcp.pendingWriteBytes > Self.maxPendingWriteBytes {
             node.metrics.slowClientsDropped += 1
             node.log.warn("dropping \(session.user)/\(device): \(connection.tcp.pendingWriteBytes) bytes unread")
@@ -330,7 +390,7 @@ final class WebSocketSession {
             close(code: 1001, reason: "no answer to pings")
         } else if now - lastInputMs > Self.pingAfterMs, !pingOutstanding {
             pingOutstanding = true
-            connection.tcp.write(WebSocketWriter.ping([]))
+            send(WebSocketWriter.ping([]))
         }
     }
 
