@@ -137,7 +137,8 @@ final class Node {
             ("websocket_sessions", "open WebSocket sessions", registry.count),
             ("online_users", "users with a WebSocket on this node", registry.onlineUsers),
             ("password_hash_queue", "password hashes waiting for a worker", workers.queuedJobs),
-        ])
+            ("login_throttle_records", "entries held by the login throttle", chat.loginThrottle.records),
+        ], logins: chat.loginThrottle.stats)
     }
 
     func clusterStatus() -> JSON { cluster.status() }
