@@ -11,7 +11,9 @@ final class Metrics {
     var slowClientsDropped = 0
     var badFrames = 0
 
-    func render(nodeID: String, gauges: [(String, String, Int)], logins: LoginThrottle.Stats) -> String {
+    /// `counters` and `gauges` are (name, help, value) read from other parts at render time.
+    func render(nodeID: String, counters: [(String, String, Int)], gauges: [(String, String, Int)],
+                logins: LoginThrottle.Stats) -> String {
         var out = ""
         func line(_ name: String, _ help: String, _ type: String, _ value: Int) {
             out += "# HELP relay_\(name) \(help)\n# TYPE relay_\(name) \(type)\nrelay_\(name){node=\"\(nodeID)\"} \(value)\n"
@@ -33,6 +35,7 @@ final class Metrics {
             out += "relay_login_throttled_total{node=\"\(nodeID)\",rule=\"\(rule)\"} \(value)\n"
         }
         line("login_throttle_evictions_total", "login throttle entries forgotten to stay within its bounds", "counter", logins.evictions)
+        for (name, help, value) in counters { line(name, help, "counter", value) }
         for (name, help, value) in gauges { line(name, help, "gauge", value) }
         return out
     }
