@@ -43,7 +43,7 @@ public struct LoginThrottle {
         public var addressWindowMs: Int64 = 10 * 60_000
         /// Failures on one account from untrusted addresses: 100 per hour (then one per 36 s,
         /// 2,400 a day). One address alone cannot exhaust it: the pair rule holds one address
-        /// to about 66 failures on one account in the first hour and 60 an hour after that.
+        /// to 70 failures on one account in the first hour and 60 an hour after that.
         public var accountFailureBudget = 100
         public var accountWindowMs: Int64 = 60 * 60_000
         /// How long a successful login keeps its pair trusted: 30 days, a token's lifetime.

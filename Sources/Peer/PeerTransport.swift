@@ -179,7 +179,7 @@ public final class PeerTransport {
     }
 
     /// One line to the rate-limited refusal log, and the timer that reports what it held back.
-    func logRefusal(kind: String, _ line: String) {
+    private func logRefusal(kind: String, _ line: String) {
         let now = loop.monotonicMs
         if let written = refusalLog.admit(kind: kind, line, nowMs: now) {
             onRefusedLog?(written)
