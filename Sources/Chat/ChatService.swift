@@ -17,6 +17,8 @@ public struct ChatSettings: Sendable {
     public static let minPasswordBytes = 8
     public static let maxPasswordBytes = 256
     public static let maxDisplayNameBytes = 64
+    /// Login throttling's rules and bounds (`LoginThrottle`).
+    public var loginThrottle = LoginThrottle.Settings()
     public init() {}
 }
 
@@ -32,6 +34,8 @@ public final class ChatService {
     public let settings: ChatSettings
     /// Checked against when the user does not exist, so a login takes as long either way.
     private var dummyHash: String?
+    /// This node's login throttle (per node, in memory: docs/OPERATIONS.md).
+    public private(set) var loginThrottle: LoginThrottle
 
     public init(router: ShardRouter, shardMap: ShardMap, hasher: PasswordHasher, random: RandomSource, settings: ChatSettings = ChatSettings(),
                 clock: @escaping () -> Int64) {
@@ -41,6 +45,7 @@ public final class ChatService {
         self.random = random
         self.settings = settings
         self.clock = clock
+        loginThrottle = LoginThrottle(settings: settings.loginThrottle)
     }
 
     public struct Grant: Sendable, Equatable {
@@ -75,21 +80,52 @@ public final class ChatService {
         }
     }
 
-    public func login(user: String, password: String, device: String, reply: @escaping (Result<Grant, ChatError>) -> Void) {
-        guard Identifiers.isValidUser(user), password.utf8.count <= ChatSettings.maxPasswordBytes else {
+    /// `source` is the client's IP (no port), from the TCP connection, never from a header.
+    /// The throttle decides before anything is read or hashed, so a throttled guess costs no
+    /// yescrypt, and a right password is refused too while its pair, address or account is
+    /// throttled.
+    public func login(user: String, password: String, device: String, source: String,
+                      reply: @escaping (Result<Grant, ChatError>) -> Void) {
+        if let error = Self.checkNoNUL(password) { return reply(.failure(error)) }
+        // No password under the minimum was ever accepted at signup, so none can be right
+        // (and an account stored before the NUL fix with a hash of "" stays closed).
+        guard Identifiers.isValidUser(user),
+              (ChatSettings.minPasswordBytes...ChatSettings.maxPasswordBytes).contains(password.utf8.count) else {
             return reply(.failure(ChatError(.unauthorized, "wrong user or password")))
+        }
+        let attempt: LoginThrottle.Attempt
+        switch loginThrottle.begin(account: user, source: LoginSource.throttleKey(ip: source), nowMs: clock()) {
+        case .allowed(let admitted): attempt = admitted
+        case .throttled(let retryAfterMs, _):
+            return reply(.failure(ChatError(.rateLimited, "too many failed logins; retry in \((retryAfterMs + 999) / 1000) s",
+                                            retryAfterMs: retryAfterMs)))
+        }
+        let finish: (LoginThrottle.Outcome) -> Void = { [weak self] outcome in
+            guard let self else { return }
+            loginThrottle.finish(attempt, outcome, nowMs: clock())
         }
         router.call(.passwordHash(user: user)) { [self] result in
             let stored: String?
             switch result {
             case .success(.passwordHash(let hash)): stored = hash
-            case .failure(let error): return reply(.failure(error))
-            default: return reply(.failure(.unavailable("unexpected reply")))
+            case .failure(let error):
+                finish(.notChecked)
+                return reply(.failure(error))
+            default:
+                finish(.notChecked)
+                return reply(.failure(.unavailable("unexpected reply")))
             }
             let against = stored ?? dummy()
             hasher.verify(password, against: against) { [self] ok in
-                guard let ok else { return reply(.failure(.unavailable("the node is busy hashing passwords", retryAfterMs: 1_000))) }
-                guard ok, stored != nil else { return reply(.failure(ChatError(.unauthorized, "wrong user or password"))) }
+                guard let ok else {
+                    finish(.notChecked)
+                    return reply(.failure(.unavailable("the node is busy hashing passwords", retryAfterMs: 1_000)))
+                }
+                guard ok, stored != nil else {
+                    finish(.failed)
+                    return reply(.failure(ChatError(.unauthorized, "wrong user or password")))
+                }
+                finish(.succeeded)
                 let (grant, session) = newGrant(user: user, device: device)
                 router.call(.createSession(session)) { result in reply(result.map { _ in grant }) }
             }
@@ -123,7 +159,16 @@ public final class ChatService {
                 NewSession(user: user, device: device, tokenHash: Tokens.hash(token), expiresAt: expiresAt))
     }
 
+    /// libcrypt takes the password as a C string, so it would end at the first NUL: refused,
+    /// never hashed (docs/PROTOCOL-NOTES.md, "Accounts and tokens").
+    static let nulMessage = "passwords cannot contain the NUL character (U+0000)"
+
+    static func checkNoNUL(_ password: String) -> ChatError? {
+        password.utf8.contains(0) ? .badRequest(nulMessage) : nil
+    }
+
     private func checkPassword(_ password: String) -> ChatError? {
+        if let error = Self.checkNoNUL(password) { return error }
         let n = password.utf8.count
         if n < ChatSettings.minPasswordBytes { return .badRequest("passwords have at least \(ChatSettings.minPasswordBytes) characters") }
         if n > ChatSettings.maxPasswordBytes { return .badRequest("passwords have at most \(ChatSettings.maxPasswordBytes) bytes") }

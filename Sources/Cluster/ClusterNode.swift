@@ -110,7 +110,7 @@ public final class ClusterNode {
             directory.linkUp(node)
             replicator.peerUp(node)
         }
-        peer.onRefused = { [unowned self] reason in log("peer refused: \(reason)") }
+        peer.onRefusedLog = { [unowned self] line in log("peer refused: \(line)") }  // rate-limited (RateLimitedLog)
         peer.onMessage = { [unowned self] from, operation, payload in
             switch ClusterOp(rawValue: operation) {
             case .pushEvent: directory.received(pushEvent: payload)

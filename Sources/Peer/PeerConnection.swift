@@ -9,8 +9,8 @@ final class PeerConnection {
     /// How a connection ended, reported once through `onClosed`.
     enum End: Equatable {
         /// The handshake refused the peer or was refused by it (or timed out); the reason is
-        /// for the operator's log.
-        case refused(String)
+        /// for the operator's log, the kind (`refusalKind`) groups it for `RateLimitedLog`.
+        case refused(String, kind: String)
         /// The socket closed or broke, a frame broke the format, the peer went away, or it
         /// fell silent.
         case dropped(String)
@@ -168,7 +168,7 @@ final class PeerConnection {
                 guard let next = try decoder.next() else { return }
                 frame = next
             } catch {
-                let end: End = peerID == nil ? .refused("bad frame: \(error)") : .dropped("bad frame: \(error)")
+                let end: End = peerID == nil ? .refused("bad frame: \(error)", kind: "protocol") : .dropped("bad frame: \(error)")
                 close(goAway: PeerGoAway(code: .protocolError, reason: "bad frame: \(error)"), end: end)
                 return
             }
@@ -229,9 +229,23 @@ final class PeerConnection {
             scheduleLivenessTick()
             onEstablished?(peerNodeId)
         case let .refused(refusal, frame):
-            close(sending: frame, end: .refused(refusal.description))
+            close(sending: frame, end: .refused(refusal.description, kind: Self.refusalKind(refusal)))
         case .deliver(let frame):
             receiveEstablished(frame)
+        }
+    }
+
+    /// A handful of kinds, so one noisy reason (idle connections timing out) cannot hide
+    /// another (a misconfigured peer failing authentication) in the rate-limited log.
+    static func refusalKind(_ refusal: PeerHandshake.Refusal) -> String {
+        switch refusal {
+        case .unsupportedVersion: "version"
+        case .wrongCluster: "cluster"
+        case .authenticationFailed: "authentication"
+        case .peerClaimsLocalNodeId, .unexpectedPeer, .reflectedNonce: "identity"
+        case .unexpectedFrame, .malformed: "protocol"
+        case .peerWentAway: "went away"
+        case .timedOut: "timeout"
         }
     }
 

@@ -185,8 +185,8 @@ final class PeerLink {
     private func closed(_ connection: PeerConnection, _ end: PeerConnection.End) {
         switch state {
         case .handshaking(let current) where current === connection:
-            if case .refused(let reason) = end {
-                transport?.refused("dialing \(id) at \(address): \(reason)")
+            if case .refused(let reason, let kind) = end {
+                transport?.refused("dialing \(id) at \(address): \(reason)", kind: "dial \(id) \(kind)")
                 dialFailed(reason, refused: true)
             } else if case .dropped(let reason) = end {
                 dialFailed(reason, refused: false)

@@ -56,6 +56,24 @@ public struct PeerSettings: Sendable {
     /// Accepted connections (handshaking or established) at once; more are closed at accept.
     /// 1,024 is far above any cluster's size, so only a connection storm hits it.
     public var maxInboundConnections: Int = 1_024
+    /// Accepted connections that have not finished the handshake, at once (`AcceptGate`). When
+    /// full, a new one evicts the oldest handshaking connection of the address holding the most
+    /// of them. 64: a cluster's peers redialing at once after a restart need a few, and an idle
+    /// storm holds 64 sockets and timers, not 1,024.
+    public var maxHandshakingConnections: Int = 64
+    /// Accepts per second from one source address, and the bucket's size (`AcceptGate`): over
+    /// it a connection is closed at accept. 50/s with a burst of 100 is ten times what a whole
+    /// cluster's redials take; addresses of known peers are exempt.
+    public var acceptRatePerSecond: Int = 50
+    public var acceptBurst: Int = 100
+    /// Source addresses whose accept buckets are remembered: 1,024 (a few hundred KiB at most).
+    public var maxAcceptRateAddresses: Int = 1_024
+    /// Refusal log lines (`onRefusedLog`): at most one per kind per 10 s, with a count of those
+    /// held back, so a storm writes a handful of lines instead of thousands.
+    public var refusalLogIntervalMs: Int64 = 10_000
+    /// Kinds of refusal line tracked by that log: 64 (a handful of reasons per direction, one
+    /// per peer dialed); more share one kind.
+    public var maxRefusalLogKinds: Int = 64
     /// Bytes per write: `FrameBatch.defaultMaxBatchBytes` (64 KiB).
     public var maxBatchBytes: Int = FrameBatch.defaultMaxBatchBytes
     /// Longest error message sent in an error response, in UTF-8 bytes (cut at a character
@@ -66,6 +84,11 @@ public struct PeerSettings: Sendable {
         self.clusterName = clusterName
         self.nodeID = nodeID
         self.secret = secret
+    }
+
+    var acceptGateSettings: AcceptGate<ObjectIdentifier>.Settings {
+        .init(maxHandshaking: maxHandshakingConnections, ratePerSecond: acceptRatePerSecond, burst: acceptBurst,
+              maxAddresses: maxAcceptRateAddresses)
     }
 
     var handshakeConfiguration: PeerHandshake.Configuration {

@@ -26,9 +26,13 @@ public final class PeerTransport {
     /// This node's connection to the peer became established / was lost.
     public var onPeerUp: ((String) -> Void)?
     public var onPeerDown: ((String) -> Void)?
-    /// A handshake was refused, by this node or by the peer, in either direction: the reason,
-    /// for the operator's log (wrong secret, wrong cluster, version, timeout, bad frames).
+    /// A handshake was refused, by this node or by the peer, in either direction: the reason
+    /// (wrong secret, wrong cluster, version, timeout, bad frames). Called for every refusal.
     public var onRefused: ((String) -> Void)?
+    /// The operator's log of refusals, accept-rate refusals and evictions: at most one line per
+    /// kind per `refusalLogIntervalMs`, with counts of the lines held back (`RateLimitedLog`),
+    /// so a storm of idle connections cannot flood the log.
+    public var onRefusedLog: ((String) -> Void)?
     public private(set) var stats = PeerTransportStats()
 
     private let loop: EventLoop
@@ -36,6 +40,12 @@ public final class PeerTransport {
     private var listener: TCPListener?
     private var links: [String: PeerLink] = [:]
     private var inbound: [ObjectIdentifier: PeerConnection] = [:]
+    /// Bounds on accepted connections that have not authenticated yet.
+    private var acceptGate: AcceptGate<ObjectIdentifier>
+    /// IPs of known peers' addresses: exempt from the accept rate (`AcceptGate`).
+    private var peerIPs: Set<String> = []
+    private var refusalLog: RateLimitedLog
+    private var refusalLogTimer: TimerID?
     /// Connections with frames batched this turn, flushed by the turn-end hook.
     private var dirty: [PeerConnection] = []
     private var lateFlushTimer: TimerID?
@@ -48,6 +58,8 @@ public final class PeerTransport {
         self.loop = loop
         self.settings = settings
         self.random = random
+        acceptGate = AcceptGate(settings: settings.acceptGateSettings)
+        refusalLog = RateLimitedLog(intervalMs: settings.refusalLogIntervalMs, maxKinds: settings.maxRefusalLogKinds)
         loop.addTurnEndHook { [weak self] in self?.flushDirty() }
     }
 
@@ -68,12 +80,14 @@ public final class PeerTransport {
         } else {
             links[id] = PeerLink(id: id, address: address, loop: loop, settings: settings, transport: self)
         }
+        updatePeerIPs()
     }
 
     /// Closes the peer's connection; its pending and queued requests fail with `.closed`.
     public func removePeer(_ id: String) {
         guard let link = links.removeValue(forKey: id) else { return }
         link.remove(reason: "peer removed")
+        updatePeerIPs()
     }
 
     /// A request; `reply` is called exactly once, never from inside this call: the response
@@ -100,6 +114,9 @@ public final class PeerTransport {
         link.send(operation: operation, payload: payload)
     }
 
+    /// Accepted connections still handshaking (at most `maxHandshakingConnections`).
+    public var handshakingConnections: Int { acceptGate.handshakingCount }
+
     /// Peers this node has an established connection to, sorted.
     public func connectedPeers() -> [String] {
         links.values.filter(\.isEstablished).map(\.id).sorted()
@@ -112,6 +129,8 @@ public final class PeerTransport {
         isClosed = true
         listener?.close()
         listener = nil
+        if let refusalLogTimer { loop.cancel(refusalLogTimer) }
+        refusalLogTimer = nil
         for id in links.keys.sorted() { links[id]?.remove(reason: "node shutting down") }
         links.removeAll()
         let accepted = inbound.values
@@ -135,7 +154,7 @@ public final class PeerTransport {
                 handshake = try PeerHandshake(responding: settings.handshakeConfiguration, nonce: nonce)
             }
         } catch {
-            refused("cannot start a handshake with \(tcp.remoteAddress): \(error)")
+            refused("cannot start a handshake with \(tcp.remoteAddress): \(error)", kind: "local")
             return nil
         }
         let connection = PeerConnection(tcp: tcp, loop: loop, handshake: handshake, isResponder: peerID == nil,
@@ -153,9 +172,30 @@ public final class PeerTransport {
     func peerUp(_ id: String) { onPeerUp?(id) }
     func peerDown(_ id: String) { onPeerDown?(id) }
 
-    func refused(_ reason: String) {
+    func refused(_ reason: String, kind: String) {
         stats.refusedHandshakes += 1
         onRefused?(reason)
+        logRefusal(kind: kind, reason)
+    }
+
+    /// One line to the rate-limited refusal log, and the timer that reports what it held back.
+    private func logRefusal(kind: String, _ line: String) {
+        let now = loop.monotonicMs
+        if let written = refusalLog.admit(kind: kind, line, nowMs: now) {
+            onRefusedLog?(written)
+        }
+        stats.refusalLogLinesSuppressed = refusalLog.suppressedTotal
+        armRefusalLogTimer()
+    }
+
+    private func armRefusalLogTimer() {
+        guard refusalLogTimer == nil, !isClosed, let due = refusalLog.nextFlushMs else { return }
+        refusalLogTimer = loop.schedule(afterMs: max(due - loop.monotonicMs, 0)) { [weak self] in
+            guard let self else { return }
+            refusalLogTimer = nil
+            for line in refusalLog.flush(nowMs: loop.monotonicMs) { onRefusedLog?(line) }
+            armRefusalLogTimer()
+        }
     }
 
     /// A uniform draw from [0, 1) for backoff jitter, from the top 53 bits of `random(8)`.
@@ -194,22 +234,60 @@ public final class PeerTransport {
 
     // MARK: Private
 
+    /// Admits an accepted connection within the bounds on unauthenticated ones (`AcceptGate`,
+    /// `maxInboundConnections`); refusals here never reach `onRefused` (no handshake began),
+    /// only the counters and the rate-limited log.
     private func accept(_ tcp: TCPConnection) {
-        guard !isClosed, inbound.count < settings.maxInboundConnections,
-              let connection = makeConnection(tcp, dialing: nil) else {
-            tcp.abort()
-            return
+        guard !isClosed else { return tcp.abort() }
+        let ip = Self.ip(of: tcp.remoteAddress)
+        guard inbound.count < settings.maxInboundConnections else {
+            stats.acceptsOverLimit += 1
+            logRefusal(kind: "inbound limit", "accepted from \(tcp.remoteAddress): closed, \(inbound.count) inbound connections open")
+            return tcp.abort()
         }
+        guard acceptGate.admitRate(address: ip, exempt: peerIPs.contains(ip), nowMs: loop.monotonicMs) else {
+            stats.acceptsRateLimited += 1
+            logRefusal(kind: "accept rate", "accepted from \(tcp.remoteAddress): closed, over \(settings.acceptRatePerSecond) connections/s from \(ip)")
+            return tcp.abort()
+        }
+        guard let connection = makeConnection(tcp, dialing: nil) else { return tcp.abort() }
         let key = ObjectIdentifier(connection)
+        if let evicting = acceptGate.handshakeStarted(key, address: ip), let victim = inbound[evicting] {
+            stats.handshakesEvicted += 1
+            logRefusal(kind: "evicted", "accepted from \(victim.remoteAddress): closed unauthenticated, \(settings.maxHandshakingConnections) connections were handshaking")
+            // No goaway: a real peer's dialer then retries with backoff, where a goaway during
+            // the handshake would count as a refusal and fail its waiting requests at once.
+            victim.close(goAway: nil, end: .dropped("evicted while handshaking"))
+        }
         inbound[key] = connection
+        connection.onEstablished = { [weak self] _ in self?.acceptGate.handshakeEnded(key) }
         connection.onClosed = { [weak self, unowned connection] end in
             guard let self else { return }
             self.inbound.removeValue(forKey: key)
-            if case .refused(let reason) = end {
-                self.refused("accepted from \(connection.remoteAddress): \(reason)")
+            self.acceptGate.handshakeEnded(key)
+            if case .refused(let reason, let kind) = end {
+                self.refused("accepted from \(connection.remoteAddress): \(reason)", kind: "inbound \(kind)")
             }
         }
         connection.start()
+    }
+
+    /// The IP of "ip:port" or "[ipv6]:port" (Net's `SocketAddress` text), or the text itself.
+    static func ip(of address: String) -> String {
+        if address.hasPrefix("["), let close = address.lastIndex(of: "]") {
+            return String(address[address.index(after: address.startIndex)..<close])
+        }
+        if let colon = address.lastIndex(of: ":"), address.firstIndex(of: ":") == colon {
+            return String(address[..<colon])
+        }
+        return address
+    }
+
+    private func updatePeerIPs() {
+        peerIPs = Set(links.values.map { link in
+            let ip = Self.ip(of: link.address)
+            return ip == "localhost" ? "127.0.0.1" : ip  // as SocketAddress reads it
+        })
     }
 
     /// An established connection's request, response or oneway.

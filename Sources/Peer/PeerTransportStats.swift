@@ -12,6 +12,14 @@ public struct PeerTransportStats: Sendable, Equatable {
     public var refusedHandshakes = 0
     /// Connections closed for silence (`deadConnectionTimeoutMs`).
     public var deadConnectionsClosed = 0
+    /// Accepted connections closed at once: their address was over `acceptRatePerSecond`.
+    public var acceptsRateLimited = 0
+    /// Accepted connections closed at once: `maxInboundConnections` were open.
+    public var acceptsOverLimit = 0
+    /// Handshaking connections closed to make room for a newer one (`maxHandshakingConnections`).
+    public var handshakesEvicted = 0
+    /// Refusal lines `onRefusedLog` held back (`refusalLogIntervalMs`).
+    public var refusalLogLinesSuppressed = 0
 
     public init() {}
 }

@@ -100,7 +100,9 @@ final class HTTPAPI {
                 let user = try Fields.string(o, "user", maxBytes: 64)
                 let password = try Fields.string(o, "password", maxBytes: ChatSettings.maxPasswordBytes)
                 let device = try device(o)
-                chat.login(user: user, password: password, device: device) { result in
+                // The TCP peer's IP, never a header a client could forge (docs/OPERATIONS.md).
+                let source = LoginSource.ip(ofRemoteAddress: connection.tcp.remoteAddress)
+                chat.login(user: user, password: password, device: device, source: source) { result in
                     respond(Self.grant(result, status: 200))
                 }
             }

@@ -132,12 +132,21 @@ final class Node {
     }
 
     func metricsText() -> String {
-        metrics.render(nodeID: id, gauges: [
+        let peer = cluster.peer.stats
+        return metrics.render(nodeID: id, counters: [
+            ("peer_refused_handshakes_total", "peer handshakes refused, either side, either direction", peer.refusedHandshakes),
+            ("peer_accepts_rate_limited_total", "peer connections closed at accept: their address was over the accept rate", peer.acceptsRateLimited),
+            ("peer_accepts_over_limit_total", "peer connections closed at accept: too many inbound connections", peer.acceptsOverLimit),
+            ("peer_handshakes_evicted_total", "unauthenticated peer connections closed to make room for newer ones", peer.handshakesEvicted),
+            ("peer_refusal_log_lines_suppressed_total", "peer refusal log lines held back by the rate-limited log", peer.refusalLogLinesSuppressed),
+        ], gauges: [
             ("client_connections", "open client TCP connections", server.connectionCount),
             ("websocket_sessions", "open WebSocket sessions", registry.count),
             ("online_users", "users with a WebSocket on this node", registry.onlineUsers),
             ("password_hash_queue", "password hashes waiting for a worker", workers.queuedJobs),
-        ])
+            ("login_throttle_records", "entries held by the login throttle", chat.loginThrottle.records),
+            ("peer_handshaking_connections", "accepted peer connections still handshaking", cluster.peer.handshakingConnections),
+        ], logins: chat.loginThrottle.stats)
     }
 
     func clusterStatus() -> JSON { cluster.status() }

@@ -9,13 +9,13 @@ final class DirectChatTests: XCTestCase {
         _ = try h.signup("alice")
         let taken = h.wait { h.chat.signup(user: "alice", password: "another-one", displayName: nil, device: "d", reply: $0) }
         XCTAssertEqual(taken.failureCode, .conflict)
-        let login = h.wait { h.chat.login(user: "alice", password: "password-alice", device: "laptop", reply: $0) }
+        let login = h.wait { h.chat.login(user: "alice", password: "password-alice", device: "laptop", source: "192.0.2.1", reply: $0) }
         let token = try login.get().token
         let session = try h.wait { h.chat.authenticate(token: token, reply: $0) }.get()
         XCTAssertEqual(session.user, "alice")
         XCTAssertEqual(session.device, "laptop")
-        XCTAssertEqual(h.wait { h.chat.login(user: "alice", password: "wrong-password", device: "d", reply: $0) }.failureCode, .unauthorized)
-        XCTAssertEqual(h.wait { h.chat.login(user: "nobody", password: "whatever-it-is", device: "d", reply: $0) }.failureCode, .unauthorized)
+        XCTAssertEqual(h.wait { h.chat.login(user: "alice", password: "wrong-password", device: "d", source: "192.0.2.1", reply: $0) }.failureCode, .unauthorized)
+        XCTAssertEqual(h.wait { h.chat.login(user: "nobody", password: "whatever-it-is", device: "d", source: "192.0.2.1", reply: $0) }.failureCode, .unauthorized)
         XCTAssertEqual(h.wait { h.chat.signup(user: "Bad Name", password: "password1", displayName: nil, device: "d", reply: $0) }.failureCode, .badRequest)
         XCTAssertEqual(h.wait { h.chat.signup(user: "carol", password: "short", displayName: nil, device: "d", reply: $0) }.failureCode, .badRequest)
     }
@@ -23,9 +23,9 @@ final class DirectChatTests: XCTestCase {
     func testLogoutRevokesTheTokenOnly() throws {
         let h = try ChatHarness()
         let phone = try h.signup("alice")
-        let laptopGrant = try h.wait { h.chat.login(user: "alice", password: "password-alice", device: "laptop", reply: $0) }.get()
+        let laptopGrant = try h.wait { h.chat.login(user: "alice", password: "password-alice", device: "laptop", source: "192.0.2.1", reply: $0) }.get()
         _ = h.wait { h.chat.logout(phone, reply: $0) }
-        let tokens = try h.wait { h.chat.login(user: "alice", password: "password-alice", device: "x", reply: $0) }.get()
+        let tokens = try h.wait { h.chat.login(user: "alice", password: "password-alice", device: "x", source: "192.0.2.1", reply: $0) }.get()
         XCTAssertEqual(h.wait { h.chat.authenticate(token: laptopGrant.token, reply: $0) }.failureCode, nil)
         XCTAssertEqual(h.wait { h.chat.authenticate(token: tokens.token, reply: $0) }.failureCode, nil)
         // A forged token and a token of the wrong shape are refused.
