@@ -27,9 +27,17 @@ final class HTTPRequestParserTests: XCTestCase {
         XCTAssertEqual(root.pathSegments, [])
     }
 
-    func testRepeatedQueryKeyKeepsTheLastValue() throws {
-        let r = try parseRequests(bytes("GET /?a=1&a=2&&b=%3D HTTP/1.1\r\nHost: h\r\n\r\n")).get()[0]
+    /// Issue 8: two `token` parameters were accepted, the last one winning. No parameter of
+    /// ours takes two values, so a repeated key is a 400 (two readers could pick different ones).
+    func testRepeatedQueryKeyIsRefusedAndEmptyPairsAreSkipped() throws {
+        XCTAssertEqual(rejectionStatus("GET /?a=1&a=2 HTTP/1.1\r\nHost: h\r\n\r\n"), 400)
+        let r = try parseRequests(bytes("GET /?a=2&&b=%3D HTTP/1.1\r\nHost: h\r\n\r\n")).get()[0]
         XCTAssertEqual(r.query, ["a": "2", "b": "="])
+    }
+
+    func testARepeatedSingleValueHeaderIsRefused() {
+        XCTAssertEqual(rejectionStatus("GET / HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer a\r\nauthorization: Bearer b\r\n\r\n"), 400)
+        XCTAssertNil(rejectionStatus("GET / HTTP/1.1\r\nHost: h\r\nAccept: a\r\nAccept: b\r\n\r\n"))
     }
 
     func testAbsoluteFormAndAsteriskFormTargets() throws {
