@@ -258,6 +258,7 @@ public final class ClusterNode {
                 "gossip_local_health": .int(Int64(g.localHealth)),
                 "gossip_paused": .bool(g.paused),
                 "gossip_pauses": .int(Int64(g.pauses)),
+                "gossip_dropped_while_paused": .int(Int64(g.droppedWhilePaused)),
                 "events_forwarded": .int(Int64(directory.eventsForwarded)),
             ]),
         ])

@@ -22,9 +22,8 @@ final class GossipThread {
     private let shared: GossipShared
     private let mainLoop: EventLoop
     private var watchdog: MainLoopWatchdog
-    private var socket: UDPSocket?
-    /// Created by `bind`: the binding is the bound socket's address.
-    private var seal: GossipSeal?
+    /// The socket and the seal whose binding is its address; from `bind` until `finish`.
+    private var endpoint: Endpoint?
     private var report: @Sendable (GossipEvent) -> Void = { _ in }
     private var tick: TimerID?
     private var watchdogTimer: TimerID?
@@ -46,9 +45,8 @@ final class GossipThread {
     /// Caller's thread, before the gossip thread starts. Returns the sender binding.
     func bind(host: String, port: Int, report: @escaping @Sendable (GossipEvent) -> Void) throws(NetError) -> String {
         let socket = try loop.bindUDP(host: host, port: port) { [unowned self] bytes, from in received(bytes, from: from) }
-        self.socket = socket
+        endpoint = Endpoint(socket: socket, seal: GossipSeal(key: key, sender: socket.localAddress))
         self.report = report
-        seal = GossipSeal(key: key, sender: socket.localAddress)
         return socket.localAddress
     }
 
@@ -78,8 +76,8 @@ final class GossipThread {
         if let watchdogTimer { loop.cancel(watchdogTimer) }
         tick = nil
         watchdogTimer = nil
-        socket?.close()
-        socket = nil
+        endpoint?.socket.close()
+        endpoint = nil
         loop.stop()
     }
 
@@ -90,10 +88,9 @@ final class GossipThread {
             shared.count { $0.droppedWhilePaused += 1 }
             return
         }
-        guard seal != nil else { return }
-        let body: [UInt8]
+        let opened: [UInt8]?
         do {
-            body = try seal!.open(bytes, from: from)
+            opened = try endpoint?.seal.open(bytes, from: from)
         } catch {
             shared.count { counters in
                 switch error {
@@ -104,6 +101,7 @@ final class GossipThread {
             }
             return
         }
+        guard let body = opened else { return }
         let undecodableBefore = swim.rejectedDatagrams
         perform(swim.onDatagram(body, from: from, now: now))
         let undecodable = swim.rejectedDatagrams > undecodableBefore
@@ -119,9 +117,8 @@ final class GossipThread {
             case .send(let to, let bytes):
                 // Silent while the watchdog holds us (only a call queued before the stall
                 // can get here then).
-                guard !watchdog.isPaused, let socket, seal != nil else { continue }
-                let sealed = seal!.seal(bytes, wallClockMs: loop.nowMs)
-                socket.send(sealed, to: to)
+                guard !watchdog.isPaused, let sealed = endpoint?.seal.seal(bytes, wallClockMs: loop.nowMs) else { continue }
+                endpoint?.socket.send(sealed, to: to)
                 shared.count { counters in
                     counters.datagramsSent += 1
                     counters.bytesSent += sealed.count
@@ -130,7 +127,7 @@ final class GossipThread {
                 if let tick { loop.cancel(tick) }
                 tick = nil
                 // Paused: no tick at all; `resume` runs the overdue one.
-                guard !watchdog.isPaused, socket != nil else { continue }
+                guard !watchdog.isPaused, endpoint != nil else { continue }
                 tick = loop.schedule(afterMs: max(0, at.ms - now.ms)) { [weak self] in
                     guard let self else { return }
                     tick = nil
@@ -151,7 +148,7 @@ final class GossipThread {
             guard let self else { return }
             watchdogTimer = nil
             checkMainLoop()
-            if socket != nil { scheduleWatchdog() }
+            if endpoint != nil { scheduleWatchdog() }
         }
     }
 
@@ -178,4 +175,10 @@ final class GossipThread {
             perform(swim.onTick(now: now))
         }
     }
+}
+
+/// The bound socket and its seal (mutated in place through `GossipThread.endpoint`).
+private struct Endpoint {
+    let socket: UDPSocket
+    var seal: GossipSeal
 }

@@ -131,6 +131,35 @@ final class GossipShellTests: XCTestCase {
         XCTAssertTrue(history.contains(.dead))
     }
 
+    func testNodeWhoseMainLoopStallsLongerThanSuspicionButShorterThanTheBoundStaysAlive() throws {
+        let main = try EventLoop()
+        addTeardownBlock { main.shutdown() }
+        let aMain = try EventLoop()
+        let (pa, pb) = (try freePort(), try freePort())
+        let a = try shell("n1", port: pa, mainLoop: aMain)
+        let b = try shell("n2", port: pb, mainLoop: main)
+        let aMainExited = DispatchSemaphore(value: 0)
+        Thread { aMain.run(); aMainExited.signal() }.start()
+        addTeardownBlock {
+            aMain.stop()
+            _ = aMainExited.wait(timeout: .now() + 5)
+        }
+        var history: [MemberStatus] = []
+        b.onMemberChanged = { member in if member.id.name == "n1" { history.append(member.status) } }
+        try a.start(host: "127.0.0.1", port: pa, seeds: [])
+        try b.start(host: "127.0.0.1", port: pb, seeds: ["127.0.0.1:\(pa)"])
+        run(main) { history.last == .alive }
+
+        // a's main loop stalls 2.5 s: more than the ~1.05 s a silent member takes to be
+        // declared dead with these settings, less than the watchdog's 5 s. Its gossip thread
+        // keeps answering, so b never even suspects it (issue 8: a busy node is slow, not dead).
+        aMain.execute { Thread.sleep(forTimeInterval: 2.5) }
+        let until = main.monotonicMs + 3_000
+        run(main) { main.monotonicMs >= until }
+        XCTAssertEqual(history, [.alive])
+        XCTAssertEqual(a.counters.pauses, 0)
+    }
+
     func testIdleMainLoopIsNotMistakenForAWedgedOne() throws {
         let main = try EventLoop()
         addTeardownBlock { main.shutdown() }
