@@ -66,6 +66,6 @@ let package = Package(
         .testTarget(name: "ChatTests", dependencies: ["Chat", "Store", "Ring", "JSON", "Wire"]),
         .testTarget(name: "PeerTests", dependencies: ["Peer", "Net", "Wire"]),
         .testTarget(name: "RelayBenchTests", dependencies: ["RelayBench"]),
-        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Gossip", "Ring", "Chat", "Wire"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Gossip", "Ring", "Chat", "Wire", "Net", "Hashing"]),
     ]
 )

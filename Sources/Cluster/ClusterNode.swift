@@ -81,14 +81,14 @@ public final class ClusterNode {
         for f in settings.founders where f.id != settings.me { peer.setPeer(f.id, address: f.peer) }
 
         var gossipSettings = GossipSettings()
-        // Room for the shell's 16-byte tag within 1400-byte datagrams.
-        gossipSettings.maxDatagramBytes = 1400 - GossipShell.tagBytes
+        // Room for the seal (tag, format, stamp, sender binding) within 1400-byte datagrams.
+        gossipSettings.maxDatagramBytes = 1400 - GossipSeal.maxOverheadBytes
         // A dead node keeps its ring positions until it leaves: never forget it.
         gossipSettings.deadMemberRetentionMs = Int64.max / 4
         let seed = random(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         let swim = try SWIMInstance(me: MemberID(name: settings.me, address: settings.gossipAddress), meta: meta.encoded(),
                                     settings: gossipSettings, seed: seed)
-        gossip = GossipShell(swim: swim, loop: loop, cluster: settings.clusterName, secret: settings.secret)
+        gossip = try GossipShell(swim: swim, mainLoop: loop, key: GossipSeal.key(cluster: settings.clusterName, secret: settings.secret))
         router = ClusterRouter(me: settings.me, loop: loop, service: service, shardMap: shardMap, peer: peer, cluster: self)
         directory = Directory(me: settings.me, local: local, peer: peer,
                               livePeers: { [unowned self] in view.liveNodes(except: settings.me) })
@@ -106,6 +106,7 @@ public final class ClusterNode {
 
     private func wire() {
         gossip.onMemberChanged = { [unowned self] member in memberChanged(member) }
+        gossip.onNote = { [unowned self] note in log(note) }
         peer.onPeerUp = { [unowned self] node in
             directory.linkUp(node)
             replicator.peerUp(node)
@@ -136,8 +137,7 @@ public final class ClusterNode {
 
     public func start(gossipHost: String, gossipPort: Int, peerHost: String, peerPort: Int) throws {
         try peer.listen(host: peerHost, port: peerPort)
-        try gossip.bind(host: gossipHost, port: gossipPort)
-        gossip.join(seeds: settings.seeds)
+        try gossip.start(host: gossipHost, port: gossipPort, seeds: settings.seeds)
         replicator.start()
     }
 
@@ -193,8 +193,10 @@ public final class ClusterNode {
         done?()
     }
 
+    /// Stops gossip (after a leave, once it had time to spread) and its thread, then the
+    /// peer links.
     public func stop() {
-        gossip.close()
+        gossip.stop()
         peer.close()
     }
 
@@ -218,6 +220,7 @@ public final class ClusterNode {
 
     public func status() -> JSON {
         let placement = view.placement
+        let g = gossip.counters
         let members: [JSON] = view.nodes.values.sorted { $0.id < $1.id }.map { node in
             var o: JSONObject = ["id": .string(node.id), "state": .string(node.status.description),
                                  "incarnation": .int(Int64(node.incarnation)), "gossip": .string(node.gossip)]
@@ -245,7 +248,17 @@ public final class ClusterNode {
                 "shards_received": .int(Int64(replicator.snapshotsReceived)), "shards_sent": .int(Int64(replicator.snapshotsSent)),
                 "copies_retired": .int(Int64(replicator.retired)),
                 "peers_connected": .array(peer.connectedPeers().map { .string($0) }),
-                "gossip_rejected_datagrams": .int(Int64(gossip.rejectedDatagrams)),
+                "gossip_rejected_datagrams": .int(Int64(g.rejected)),
+                "gossip_bad_tag_rejected": .int(Int64(g.rejectedBadTag)),
+                "gossip_wrong_sender_rejected": .int(Int64(g.rejectedWrongSender)),
+                "gossip_replays_rejected": .int(Int64(g.rejectedReplays)),
+                "gossip_undecodable_datagrams": .int(Int64(g.undecodable)),
+                "gossip_datagrams_sent": .int(Int64(g.datagramsSent)),
+                "gossip_datagrams_accepted": .int(Int64(g.datagramsAccepted)),
+                "gossip_local_health": .int(Int64(g.localHealth)),
+                "gossip_paused": .bool(g.paused),
+                "gossip_pauses": .int(Int64(g.pauses)),
+                "gossip_dropped_while_paused": .int(Int64(g.droppedWhilePaused)),
                 "events_forwarded": .int(Int64(directory.eventsForwarded)),
             ]),
         ])

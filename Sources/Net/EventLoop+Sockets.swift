@@ -93,7 +93,7 @@ extension EventLoop {
             throw error
         }
         // From here the socket owns the fd (its deinit closes it if registering fails).
-        let socket = UDPSocket(loop: self, fd: fd, port: bound.port, onDatagram: onDatagram)
+        let socket = UDPSocket(loop: self, fd: fd, local: bound, onDatagram: onDatagram)
         try socket.register()
         return socket
     }

@@ -3,16 +3,16 @@
 ///
 /// `@unchecked Sendable`: the value is only ever read on the loop thread, which `value`
 /// checks; other threads merely hold the box.
-struct LoopBound<Value>: @unchecked Sendable {
+public struct LoopBound<Value>: @unchecked Sendable {
     private let wrapped: Value
     private let loop: EventLoop
 
-    init(_ value: Value, loop: EventLoop) {
+    public init(_ value: Value, loop: EventLoop) {
         wrapped = value
         self.loop = loop
     }
 
-    var value: Value {
+    public var value: Value {
         precondition(loop.inLoopThread, "LoopBound value read off the loop thread")
         return wrapped
     }

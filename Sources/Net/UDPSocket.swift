@@ -11,15 +11,19 @@ public final class UDPSocket: LoopHandler {
     public static let maxDatagramBytes = 65_507
 
     public let port: Int
+    /// The bound "ip:port", printed as `recvfrom` prints a sender, so a receiver can compare
+    /// what a datagram says about its sender with where it came from (gossip's sender binding).
+    public let localAddress: String
     private weak var loop: EventLoop?
     private var fd: Int32
     private var token: UInt64 = 0
     private var onDatagram: (([UInt8], String) -> Void)?
 
-    init(loop: EventLoop, fd: Int32, port: Int, onDatagram: @escaping ([UInt8], String) -> Void) {
+    init(loop: EventLoop, fd: Int32, local: SocketAddress, onDatagram: @escaping ([UInt8], String) -> Void) {
         self.loop = loop
         self.fd = fd
-        self.port = port
+        port = local.port
+        localAddress = local.description
         self.onDatagram = onDatagram
     }
 
