@@ -9,7 +9,7 @@ public struct SendCommand: Sendable, Equatable {
     }
     public var clientID: String
     public var target: Target
-    public var kind: String
+    public var kind: MessageKind
     public var body: String
     public var attachments: [String]
     public var tip: Tip?
@@ -17,8 +17,6 @@ public struct SendCommand: Sendable, Equatable {
     /// `body` is at most 64 KiB of UTF-8 (PROTOCOL.md "Messages").
     public static let maxBodyBytes = 64 * 1024
     public static let maxAttachments = 32
-    /// Kinds a client may send; `system` messages come from the server only.
-    static let clientKinds: Set<String> = ["text", "image", "video", "audio", "file", "tip", "ciphertext"]
 
     public init(_ o: JSONObject) throws(ChatError) {
         clientID = try Fields.string(o, "client_id", maxBytes: Identifiers.maxClientIDBytes)
@@ -36,8 +34,11 @@ public struct SendCommand: Sendable, Equatable {
         default:
             throw .badRequest("`to` and `conversation_id` must be strings")
         }
-        kind = try Fields.string(o, "kind", maxBytes: 16)
-        guard Self.clientKinds.contains(kind) else { throw .badRequest("unknown kind \(kind)") }
+        let kindText = try Fields.string(o, "kind", maxBytes: 16)
+        guard let kind = MessageKind(rawValue: kindText), MessageKind.sendable.contains(kind) else {
+            throw .badRequest("unknown kind \(kindText)")
+        }
+        self.kind = kind
         guard case .string(let body)? = o["body"] else { throw .badRequest("`body` (a string) is required") }
         guard body.utf8.count <= Self.maxBodyBytes else { throw ChatError(.tooLarge, "`body` is over \(Self.maxBodyBytes) bytes") }
         self.body = body
@@ -60,7 +61,7 @@ public struct SendCommand: Sendable, Equatable {
             tip = Tip(amountCents: cents, currency: t["currency"]?.stringValue ?? "USD")
         default: throw .badRequest("`tip` must be an object")
         }
-        if kind == "tip" && tip == nil { throw .badRequest("a `tip` message needs `tip`") }
+        if kind == .tip && tip == nil { throw .badRequest("a `tip` message needs `tip`") }
     }
 }
 

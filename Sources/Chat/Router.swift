@@ -1,27 +1,27 @@
-/// Sends a shard request to the node that leads the shard and calls back with its reply.
+/// Sends a shard operation to the node that leads its shard and calls back with the reply.
 /// One node leads every shard of a one-node cluster; the cluster's router forwards the
-/// requests for shards led elsewhere over the peer protocol.
+/// operations for shards led elsewhere over the peer protocol.
 public protocol ShardRouter: AnyObject {
-    func call(_ request: ShardRequest, reply: @escaping ShardService.Reply)
+    func call<Op: ShardOperation>(_ op: Op, reply: @escaping (Result<Op.Reply, ChatError>) -> Void)
 }
 
-/// Serves every request on this node.
+/// Serves every operation on this node.
 public final class LocalRouter: ShardRouter {
     let service: ShardService
     public init(service: ShardService) { self.service = service }
-    public func call(_ request: ShardRequest, reply: @escaping ShardService.Reply) {
-        service.handle(request, reply: reply)
+    public func call<Op: ShardOperation>(_ op: Op, reply: @escaping (Result<Op.Reply, ChatError>) -> Void) {
+        service.handle(op, reply: reply)
     }
 }
 
 extension ShardRouter {
-    /// Sends all the requests at once; `done` gets the replies in the requests' order.
-    func callAll(_ requests: [ShardRequest], done: @escaping ([Result<ShardReply, ChatError>]) -> Void) {
-        guard !requests.isEmpty else { return done([]) }
-        var results = [Result<ShardReply, ChatError>?](repeating: nil, count: requests.count)
-        var remaining = requests.count
-        for (i, request) in requests.enumerated() {
-            call(request) { result in
+    /// Sends all the operations at once; `done` gets the replies in the operations' order.
+    func callAll<Op: ShardOperation>(_ ops: [Op], done: @escaping ([Result<Op.Reply, ChatError>]) -> Void) {
+        guard !ops.isEmpty else { return done([]) }
+        var results = [Result<Op.Reply, ChatError>?](repeating: nil, count: ops.count)
+        var remaining = ops.count
+        for (i, op) in ops.enumerated() {
+            call(op) { result in
                 results[i] = result
                 remaining -= 1
                 if remaining == 0 { done(results.map { $0! }) }

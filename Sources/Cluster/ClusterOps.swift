@@ -1,8 +1,8 @@
 import Chat
 import Wire
 
-/// Peer-protocol operations between nodes beyond the shard requests (which use
-/// `ShardCodec.Operation`, codes 1-99). Each payload is WireWriter-encoded.
+/// Peer-protocol operations between nodes beyond the shard operations (which use
+/// `OperationCode`, codes 1-99). Each payload is WireWriter-encoded.
 public enum ClusterOp: UInt16, Sendable {
     /// oneway: an event for some users' connections on the receiving node.
     case pushEvent = 100
@@ -42,7 +42,7 @@ enum ClusterCodec {
         case .presence: w.writeU8(3)
         }
         w.writeString(event.text)
-        ShardCodec.writeStrings(users, &w)
+        w.writeStrings(users)
         if let except { w.writeU8(1); w.writeString(except.node); w.writeU64(except.id) } else { w.writeU8(0) }
         return w.bytes
     }
@@ -57,7 +57,7 @@ enum ClusterCodec {
         default: kind = .presence
         }
         let text = try r.readString(maxBytes: maxText)
-        let users = try ShardCodec.strings(&r)
+        let users = try r.readStrings()
         let except: ConnectionRef? = try r.readU8() == 1 ? ConnectionRef(node: try r.readString(maxBytes: 64), id: try r.readU64()) : nil
         try r.expectEnd()
         return (OutboundEvent(kind: kind, text: text), users, except)
@@ -79,13 +79,13 @@ enum ClusterCodec {
 
     static func strings(_ list: [String]) -> [UInt8] {
         var w = WireWriter()
-        ShardCodec.writeStrings(list, &w)
+        w.writeStrings(list)
         return w.bytes
     }
 
     static func decodeStrings(_ bytes: [UInt8]) throws -> [String] {
         var r = WireReader(bytes)
-        let list = try ShardCodec.strings(&r)
+        let list = try r.readStrings()
         try r.expectEnd()
         return list
     }

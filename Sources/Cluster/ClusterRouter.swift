@@ -31,24 +31,24 @@ public final class ClusterRouter: ShardRouter {
         self.cluster = cluster
     }
 
-    public func call(_ request: ShardRequest, reply: @escaping ShardService.Reply) {
-        attempt(request, deadline: loop.monotonicMs + Self.retryBudgetMs, reply: reply)
+    public func call<Op: ShardOperation>(_ op: Op, reply: @escaping (Result<Op.Reply, ChatError>) -> Void) {
+        attempt(op, deadline: loop.monotonicMs + Self.retryBudgetMs, reply: reply)
     }
 
-    private func attempt(_ request: ShardRequest, deadline: Int64, reply: @escaping ShardService.Reply) {
-        let shard = shardMap.shard(forKey: request.key)
+    private func attempt<Op: ShardOperation>(_ op: Op, deadline: Int64, reply: @escaping (Result<Op.Reply, ChatError>) -> Void) {
+        let shard = shardMap.shard(for: op.key)
         let retry: (String) -> Void = { [weak self] why in
             guard let self else { return }
             guard loop.monotonicMs + Self.retryDelayMs < deadline else {
                 return reply(.failure(.unavailable(why, retryAfterMs: Self.clientRetryAfterMs)))
             }
-            loop.schedule(afterMs: Self.retryDelayMs) { [weak self] in self?.attempt(request, deadline: deadline, reply: reply) }
+            loop.schedule(afterMs: Self.retryDelayMs) { [weak self] in self?.attempt(op, deadline: deadline, reply: reply) }
         }
         guard let primary = cluster.replicator.route(shard) else {
             return retry("shard \(shard) has no live primary")
         }
         if primary == me {
-            service.handle(request) { result in
+            service.handle(op) { result in
                 if case .failure(let error) = result, error.code == .unavailable, error.retryAfterMs == 0 {
                     retry(error.message)   // the primary changed under the request: try the new one
                 } else {
@@ -57,11 +57,11 @@ public final class ClusterRouter: ShardRouter {
             }
             return
         }
-        let (operation, payload) = ShardCodec.encode(request)
-        peer.request(primary, operation: operation, payload: payload) { result in
+        let (code, payload) = Operations.encode(op)
+        peer.request(primary, operation: code, payload: payload) { result in
             switch result {
             case .success(let bytes):
-                switch try? ShardCodec.decodeReply(bytes) {
+                switch try? Operations.decodeResult(bytes, of: Op.self) {
                 case .some(.failure(let error)) where error.code == .unavailable && error.retryAfterMs == 0:
                     retry(error.message)   // the primary is not ready: settle and try again
                 case .some(let decoded):
@@ -78,17 +78,22 @@ public final class ClusterRouter: ShardRouter {
         }
     }
 
-    /// A shard request from another node: served only if this node leads and holds the shard
-    /// in its own view; otherwise "not here yet" (retryAfterMs 0), which the sender retries.
+    /// A shard operation from another node: served only if this node leads and holds the
+    /// shard in its own view; otherwise "not here yet" (retryAfterMs 0), which the sender retries.
     func serve(operation: UInt16, payload: [UInt8], respond: @escaping (Result<[UInt8], PeerHandlerError>) -> Void) {
-        let request: ShardRequest
-        do { request = try ShardCodec.decodeRequest(operation: operation, payload: payload) } catch {
+        let op: any ShardOperation
+        do { op = try Operations.decode(code: operation, payload: payload) } catch {
             return respond(.failure(PeerHandlerError("\(error)")))
         }
-        let shard = shardMap.shard(forKey: request.key)
+        serve(op, respond: respond)
+    }
+
+    private func serve<Op: ShardOperation>(_ op: Op, respond: @escaping (Result<[UInt8], PeerHandlerError>) -> Void) {
+        let shard = shardMap.shard(for: op.key)
         guard cluster.replicator.serves(shard) else {
-            return respond(.success(ShardCodec.encode(.failure(.unavailable("shard \(shard) is not served by \(me) now", retryAfterMs: 0)))))
+            let refusal = ChatError.unavailable("shard \(shard) is not served by \(me) now", retryAfterMs: 0)
+            return respond(.success(Operations.encode(result: .failure(refusal), of: Op.self)))
         }
-        service.handle(request) { result in respond(.success(ShardCodec.encode(result))) }
+        service.handle(op) { result in respond(.success(Operations.encode(result: result, of: Op.self))) }
     }
 }

@@ -181,6 +181,8 @@ public final class Replicator: ReplicationGate {
                 service.release(shard: shard, through: through)
             case .stepDown(let shard):
                 service.abandon(shard: shard)
+            case .startLeading(let shard):
+                service.startedLeading(shard: shard)
             case .persistSlot(let shard, let slot):
                 guard persist({ () throws(StoreError) in try store.saveSlot(shard, slot) }) else { return }
             case .persistKnown(let shard, let config):

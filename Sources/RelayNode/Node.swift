@@ -67,6 +67,7 @@ final class Node {
         chat = ChatService(router: cluster.router, shardMap: shardMap,
                            hasher: PoolHasher(pool: workers, random: random), random: random, clock: { loop.nowMs })
         service.sink = cluster.directory
+        service.attach(router: cluster.router)
         server = ClientServer(loop: loop, api: HTTPAPI(node: self), metrics: metrics, log: log)
     }
 

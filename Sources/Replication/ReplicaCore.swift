@@ -21,6 +21,9 @@ public struct ReplicaCore {
         /// This node no longer leads the shard: drop its unfinished writes, fail their clients
         /// with `unavailable` (they retry, idempotently, at the new primary).
         case stepDown(shard: Int)
+        /// This node leads the shard from now on (its work for other shards, the outbox, is
+        /// this node's to drive).
+        case startLeading(shard: Int)
         /// Store durably before anything after it is sent.
         case persistSlot(shard: Int, ConfigAcceptor.Slot)
         case persistKnown(shard: Int, ShardConfig)
@@ -338,6 +341,7 @@ public struct ReplicaCore {
             shards[s].leadingSince = config.epoch
             shards[s].hint = nil
             out.append(.log("shard \(s): leading it at epoch \(config.epoch)"))
+            out.append(.startLeading(shard: s))
             let t = targets(s)
             out += primaryActions(s, { $0.onTargets(t, nowMs: nowMs) }, nowMs)
         }

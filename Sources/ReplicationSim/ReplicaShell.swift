@@ -57,6 +57,8 @@ extension ReplicationSimulation {
             case .stepDown(let shard):
                 stats.stepDowns += 1
                 abandon(n, p, shard)
+            case .startLeading:
+                break
             case .persistSlot(let shard, let slot):
                 disk.slots[shard] = slot
             case .persistKnown(let shard, let config):

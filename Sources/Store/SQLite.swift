@@ -59,6 +59,10 @@ public final class Database {
         sqlite3_close_v2(handle)
     }
 
+    /// Rows changed by every statement since the connection opened (sqlite3_total_changes64):
+    /// a before/after pair tells whether some code wrote.
+    public var totalChanges: Int64 { handle.map { sqlite3_total_changes64($0) } ?? 0 }
+
     public func close() {
         statements.values.forEach { $0.finalize() }
         statements = [:]

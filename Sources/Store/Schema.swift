@@ -73,5 +73,17 @@ enum ShardSchema {
                 entry BLOB NOT NULL
             );
             """),
+        // The outbox: work for other shards that a write of this shard started, driven by the
+        // shard's primary until done (Sources/Chat/Service/Outbox.swift).
+        Migration(version: 3, sql: """
+            CREATE TABLE outbox(
+                id TEXT PRIMARY KEY,
+                kind TEXT NOT NULL,
+                origin TEXT NOT NULL,
+                payload BLOB NOT NULL,
+                progress BLOB,
+                created_at INTEGER NOT NULL
+            ) WITHOUT ROWID;
+            """),
     ]
 }

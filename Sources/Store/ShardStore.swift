@@ -39,7 +39,7 @@ public final class ShardStore {
     /// (a statement that changed nothing is left out: on an identical copy it would do
     /// nothing either).
     @discardableResult
-    private func write(_ sql: String, _ args: SQLValue...) throws(StoreError) -> Int {
+    public func write(_ sql: String, _ args: SQLValue...) throws(StoreError) -> Int {
         try db.beginIfNeeded()
         let changed = try db.run(sql, arguments: args)
         if changed > 0 { batch.append(LogStatement(sql: sql, args: args)) }

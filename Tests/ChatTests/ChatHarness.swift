@@ -42,6 +42,7 @@ final class ChatHarness {
         chat = ChatService(router: LocalRouter(service: service), shardMap: map, hasher: InlineYescryptHasher(random: random),
                            random: random, clock: { clock.value })
         service.sink = sink
+        service.attach(router: chat.router)
     }
 
     func settle() { service.commitAll() }

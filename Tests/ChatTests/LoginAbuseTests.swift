@@ -32,7 +32,7 @@ final class LoginAbuseTests: XCTestCase {
     func storeAccountHashedBeforeTheFix(_ h: ChatHarness, _ user: String, effectivePassword: String) throws {
         let hash = try XCTUnwrap(Yescrypt.hash(effectivePassword, salt: Array(repeating: 7, count: 16)))
         let session = NewSession(user: user, device: "d", tokenHash: Array(repeating: 1, count: 32), expiresAt: h.now + 1_000)
-        _ = try h.wait { h.chat.router.call(.createUser(user: user, passwordHash: hash, displayName: user, session: session), reply: $0) }.get()
+        _ = try h.wait { h.chat.router.call(CreateUser(user: user, passwordHash: hash, displayName: user, session: session), reply: $0) }.get()
     }
 
     func testSignupWithANULInThePasswordIsRefusedAndCreatesNothing() throws {

@@ -37,7 +37,7 @@ final class ReplicaCoreTests: XCTestCase {
                                                      nowMs: now))
             case .release(let shard, let through): released[node, default: [:]][shard] = through
             case .stepDown(let shard): steppedDown[node, default: []].append(shard)
-            case .snapshot, .persistSlot, .persistKnown, .persistBallot, .log: break
+            case .snapshot, .persistSlot, .persistKnown, .persistBallot, .log, .startLeading: break
             }
         }
     }
