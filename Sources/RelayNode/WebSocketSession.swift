@@ -29,6 +29,29 @@ final class WebSocketSession {
     /// Frames: a message body is at most 64 KiB, escaped JSON at most ~6 times that.
     static let limits = WebSocketLimits(maxFrameBytes: 512 * 1024, maxMessageBytes: 512 * 1024)
 
+    /// A command's handler: a method of `WebSocketSession` (`WebSocketSession.onSend`).
+    typealias CommandHandler = @Sendable (WebSocketSession) -> (Command) -> Void
+
+    /// Every client command by its `type` (PROTOCOL.md "WebSocket"). Adding one is a line
+    /// here and its handler in its feature's file; an unknown `type` gets `bad_request`.
+    /// Built when the node starts (`HTTPAPI.init`): a `type` listed twice stops it there.
+    static let commands: [String: CommandHandler] = Dictionary(uniqueKeysWithValues: [
+        // Messaging: WebSocketSession+Messaging.swift
+        ("send", WebSocketSession.onSend),
+        ("receipt", WebSocketSession.onReceipt),
+        ("typing", WebSocketSession.onTyping),
+        // The session's own, below: catching up, and the application-level ping
+        ("sync", WebSocketSession.onSync),
+        ("ping", WebSocketSession.onPing),
+    ])
+
+    /// One command frame as its handler sees it.
+    struct Command {
+        let fields: JSONObject
+        /// The frame's `client_id`, echoed by the errors it causes.
+        let clientID: String?
+    }
+
     let ref: ConnectionRef
     let session: Session
     let device: String
@@ -250,7 +273,7 @@ final class WebSocketSession {
             guard let message else { return }
             node.server.budget.spend(connection.budget)
             switch message {
-            case .text(let text): command(text)
+            case .text(let text): dispatch(text)
             case .binary:
                 node.metrics.badFrames += 1
                 sendError(.badRequest("binary frames are not used: send JSON in text frames"), clientID: nil)
@@ -264,9 +287,11 @@ final class WebSocketSession {
         }
     }
 
-    private func startedRequest() { inFlight += 1 }
+    /// A handler whose answer comes later calls `startedRequest` before it asks and
+    /// `finishedRequest` when the answer came: `maxInFlight` bounds what is in between.
+    func startedRequest() { inFlight += 1 }
 
-    private func finishedRequest() {
+    func finishedRequest() {
         inFlight -= 1
         if inFlightPaused, inFlight < Self.maxInFlight / 2 {
             inFlightPaused = false
@@ -274,7 +299,10 @@ final class WebSocketSession {
         }
     }
 
-    private func command(_ text: String) {
+    // MARK: Commands (the table is at the top; messaging's handlers are in +Messaging)
+
+    /// A text frame: one JSON object with a `type`, handed to that type's handler.
+    private func dispatch(_ text: String) {
         let json: JSON
         do { json = try JSON.parse(text) } catch {
             node.metrics.badFrames += 1
@@ -283,52 +311,19 @@ final class WebSocketSession {
         guard let o = json.objectValue else { return sendError(.badRequest("a frame is one JSON object"), clientID: nil) }
         let clientID = o["client_id"]?.stringValue
         guard let type = o["type"]?.stringValue else { return sendError(.badRequest("`type` is required"), clientID: clientID) }
-        switch type {
-        case "send":
-            let command: SendCommand
-            do { command = try SendCommand(o) } catch { return sendError(error, clientID: clientID) }
-            startedRequest()
-            node.chat.send(session, command, origin: ref) { [weak self] result in
-                guard let self else { return }
-                finishedRequest()
-                switch result {
-                case .success(let ack):
-                    node.metrics.messagesAcked += 1
-                    var event: JSONObject = ["type": "ack"]
-                    for (key, value) in EventJSON.ack(ack) { event[key] = value }
-                    write(JSON.object(event).serialized())
-                case .failure(let error): sendError(error, clientID: command.clientID)
-                }
-            }
-        case "receipt":
-            let command: ReceiptCommand
-            do { command = try ReceiptCommand(o) } catch { return sendError(error, clientID: clientID) }
-            startedRequest()
-            node.chat.receipt(session, command) { [weak self] result in
-                self?.finishedRequest()
-                if case .failure(let error) = result { self?.sendError(error, clientID: clientID) }
-            }
-        case "typing":
-            guard let id = o["conversation_id"]?.stringValue, Identifiers.isValidConversation(id) else {
-                return sendError(.badRequest("`conversation_id` is required"), clientID: clientID)
-            }
-            startedRequest()
-            node.chat.typing(session, conversationID: id) { [weak self] result in
-                self?.finishedRequest()
-                if case .failure(let error) = result { self?.sendError(error, clientID: clientID) }
-            }
-        case "sync":
-            sync(o, clientID: clientID)
-        case "ping":
-            write(JSON.object(["type": "pong"]).serialized())
-        default:
-            sendError(.badRequest("unknown type \(type)"), clientID: clientID)
-        }
+        guard let handler = Self.commands[type] else { return sendError(.badRequest("unknown type \(type)"), clientID: clientID) }
+        handler(self)(Command(fields: o, clientID: clientID))
+    }
+
+    /// `ping`: answered at once, in order with the rest of the connection's output.
+    func onPing(_ command: Command) {
+        write(JSON.object(["type": "pong"]).serialized())
     }
 
     /// `sync`: every message after the client's seq in each named conversation, then `synced`.
-    private func sync(_ o: JSONObject, clientID: String?) {
-        guard let since = o["since"]?.objectValue else {
+    func onSync(_ command: Command) {
+        let clientID = command.clientID
+        guard let since = command.fields["since"]?.objectValue else {
             return sendError(.badRequest("`since` is an object of conversation id to seq"), clientID: clientID)
         }
         guard since.count <= Self.maxSyncConversations else {
@@ -355,7 +350,7 @@ final class WebSocketSession {
 
     // MARK: Output
 
-    private func write(_ text: String) { send(WebSocketWriter.text(text)) }
+    func write(_ text: String) { send(WebSocketWriter.text(text)) }
 
     /// Every frame but the final close goes out here, control frames too, so one bound
     /// covers them all: a client that leaves `maxPendingWriteBytes` unread is dropped.
@@ -378,7 +373,7 @@ final class WebSocketSession {
         return o
     }
 
-    private func sendError(_ error: ChatError, clientID: String?) {
+    func sendError(_ error: ChatError, clientID: String?) {
         write(JSON.object(errorObject(error, clientID: clientID)).serialized())
     }
 
