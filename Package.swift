@@ -20,17 +20,17 @@ let package = Package(
         .target(name: "JSON"),
         .target(name: "HTTPWire", dependencies: ["Hashing"]),
         .target(name: "Ring"),
-        .target(name: "Gossip"),
-        .target(name: "Simulation", dependencies: ["Gossip"]),
+        .target(name: "Gossip", dependencies: ["Hashing"]),
+        .target(name: "Simulation", dependencies: ["Gossip", "Hashing"]),
         // Whole clusters' replication in one process from a seed: the real ReplicaCore in a
         // simulated shell, network, disk and clock, with faults and a checker.
-        .target(name: "ReplicationSim", dependencies: ["Replication", "Simulation", "Gossip"]),
+        .target(name: "ReplicationSim", dependencies: ["Replication", "Simulation", "Gossip", "Hashing"]),
         // Runs many seeds of it (scripts/simulate), or replays one.
         .executableTarget(name: "RelaySim", dependencies: ["ReplicationSim"]),
         .target(name: "Wire", dependencies: ["Hashing"]),
         // Replication's pure rules: the per-shard configuration register (majority
         // compare-and-set), log shipping, failover and handover (docs/REPLICATION.md).
-        .target(name: "Replication", dependencies: ["Wire"]),
+        .target(name: "Replication", dependencies: ["Wire", "Hashing"]),
 
         // Shells: the event loop and sockets, the SQLite store.
         .target(name: "Net", dependencies: ["CSystem"]),
@@ -56,8 +56,8 @@ let package = Package(
         .testTarget(name: "HashingTests", dependencies: ["Hashing"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "HTTPWireTests", dependencies: ["HTTPWire", "Hashing"]),
-        .testTarget(name: "RingTests", dependencies: ["Ring"]),
-        .testTarget(name: "GossipTests", dependencies: ["Gossip", "Simulation"]),
+        .testTarget(name: "RingTests", dependencies: ["Ring", "Hashing"]),
+        .testTarget(name: "GossipTests", dependencies: ["Gossip", "Simulation", "Hashing"]),
         .testTarget(name: "ReplicationSimulationTests", dependencies: ["ReplicationSim", "Replication"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "Hashing"]),
         .testTarget(name: "ReplicationTests", dependencies: ["Replication", "Wire"]),

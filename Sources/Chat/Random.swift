@@ -1,3 +1,4 @@
+import Hashing
 import CSystem
 import Glibc
 
@@ -20,17 +21,11 @@ public final class SystemRandom: RandomSource {
     }
 }
 
-/// SplitMix64: a repeatable source for tests and simulation.
+/// A repeatable source for tests and simulation: `SplitMix64` behind the node's interface.
 public final class SeededRandom: RandomSource {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    private var generator: SplitMix64
+    public init(seed: UInt64) { generator = SplitMix64(seed: seed) }
+    public func next() -> UInt64 { generator.next() }
     public func bytes(_ count: Int) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(count + 8)

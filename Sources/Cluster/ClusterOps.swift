@@ -54,7 +54,8 @@ enum ClusterCodec {
         case 0: kind = .message(conversationID: try r.readString(maxBytes: 256), seq: Int64(bitPattern: try r.readU64()))
         case 1: kind = .receipt
         case 2: kind = .typing
-        default: kind = .presence
+        case 3: kind = .presence
+        case let tag: throw ShardCodecError("unknown event tag \(tag)")
         }
         let text = try r.readString(maxBytes: maxText)
         let users = try r.readStrings()

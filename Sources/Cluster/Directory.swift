@@ -19,6 +19,15 @@ public final class Directory: EventSink {
     private var nodesByUser: [String: Set<String>] = [:]
     private var usersByNode: [String: Set<String>] = [:]
     public private(set) var eventsForwarded = 0
+    /// (user, node) entries at most: about 100 bytes each, so 1,000,000 (50 nodes of 20,000
+    /// connections) is ~100 MB. Past it a node's new entries are not kept and that node is
+    /// marked incomplete: an event for a user the directory does not know then also goes to
+    /// the incomplete nodes, which costs traffic, never a lost event. A node is complete again
+    /// when its next full snapshot (a new link) fits, or when it dies or leaves.
+    static let maxEntries = 1_000_000
+    private var entries = 0
+    /// Nodes some of whose users were refused an entry.
+    public private(set) var incompleteNodes: Set<String> = []
 
     public init(me: String, local: LocalConnections, peer: PeerTransport, livePeers: @escaping () -> [String]) {
         self.me = me
@@ -35,7 +44,11 @@ public final class Directory: EventSink {
         local.push(event, to: users, except: except)
         var byNode: [String: [String]] = [:]
         for user in users {
-            for node in nodesByUser[user] ?? [] { byNode[node, default: []].append(user) }
+            if let nodes = nodesByUser[user] {
+                for node in nodes { byNode[node, default: []].append(user) }
+            } else {
+                for node in incompleteNodes { byNode[node, default: []].append(user) }
+            }
         }
         for node in byNode.keys.sorted() {
             eventsForwarded += 1
@@ -78,16 +91,24 @@ public final class Directory: EventSink {
         for user in usersByNode.removeValue(forKey: node) ?? [] {
             nodesByUser[user]?.remove(node)
             if nodesByUser[user]?.isEmpty == true { nodesByUser[user] = nil }
+            entries -= 1
         }
+        incompleteNodes.remove(node)
     }
 
     private func set(_ user: String, on node: String, online: Bool) {
         guard node != me else { return }
         if online {
-            nodesByUser[user, default: []].insert(node)
-            usersByNode[node, default: []].insert(user)
+            guard entries < Self.maxEntries else {
+                incompleteNodes.insert(node)
+                return
+            }
+            if nodesByUser[user, default: []].insert(node).inserted {
+                usersByNode[node, default: []].insert(user)
+                entries += 1
+            }
         } else {
-            nodesByUser[user]?.remove(node)
+            if nodesByUser[user]?.remove(node) != nil { entries -= 1 }
             if nodesByUser[user]?.isEmpty == true { nodesByUser[user] = nil }
             usersByNode[node]?.remove(user)
         }

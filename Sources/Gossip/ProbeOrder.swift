@@ -1,3 +1,4 @@
+import Hashing
 /// Round-robin probe target selection (SWIM 4.3): members are probed in a random order,
 /// reshuffled after each pass, and a new member joins the order at a random position. Any
 /// member is probed within 2(n − 1) − 1 rounds of its last probe, which bounds detection

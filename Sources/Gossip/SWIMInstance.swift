@@ -1,3 +1,4 @@
+import Hashing
 /// The SWIM membership protocol with the Lifeguard refinements, as a value: every input is a
 /// `mutating func` taking the current time and returning the `Directive`s the shell performs.
 /// No clock, socket, thread or system randomness inside, so the simulator runs it as is.

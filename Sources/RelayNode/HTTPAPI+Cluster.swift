@@ -1,3 +1,4 @@
+import Hashing
 import HTTPWire
 
 /// Operations: liveness, metrics, the cluster's state, and a graceful leave.
@@ -32,9 +33,18 @@ extension HTTPAPI {
         call.respond(cachedStatus("shards", maxAgeMs: Self.shardStatusMaxAgeMs) { Reply.json(200, node.cluster.shardStatus(only: nil)) })
     }
 
+    /// Whether the request carries the cluster's secret (`Authorization: Bearer SECRET`), the
+    /// operator's credential. Compared as SHA-256 digests in constant time: neither the
+    /// secret's bytes nor its length leak through timing.
+    func isOperator(_ request: HTTPRequest) -> Bool {
+        guard let header = request.headers["Authorization"], header.hasPrefix("Bearer ") else { return false }
+        let presented = SHA256.hash(Array(header.utf8.dropFirst("Bearer ".utf8.count)))
+        return constantTimeEquals(presented, SHA256.hash(Array(node.config.secret.utf8)))
+    }
+
     /// `POST /v1/cluster/leave`: operators only; the cluster's secret is the credential.
     func clusterLeave(_ call: Call) {
-        guard call.request.headers["Authorization"] == "Bearer " + node.config.secret else {
+        guard isOperator(call.request) else {
             return call.respond(Reply.error(.unauthorized))
         }
         node.leave()

@@ -1,3 +1,4 @@
+import Hashing
 /// One node's replication logic for every shard, as a pure state machine (docs/REPLICATION.md):
 /// its acceptor state for the shards' configuration registers, the changes it proposes
 /// (confirm after a restart, failover, isr removals and additions, handovers), the shards it
@@ -76,7 +77,7 @@ public struct ReplicaCore {
     private var order: (Int) -> [String] = { _ in [] }
     /// The shard's newest log entry on this node (read when it starts leading it).
     public var logHead: (Int) -> Int64
-    private var rng: UInt64
+    private var rng: SplitMix64
 
     /// `initial`: each shard's config before any change (epoch 0: the founders' placement,
     /// all of whose nodes hold the empty shard). `known`: what `persistKnown` stored.
@@ -99,7 +100,7 @@ public struct ReplicaCore {
             // lead without confirming first.
             return Shard(view: stored, fence: stored.epoch)
         }
-        rng = me.utf8.reduce(UInt64(0x9E37_79B9_7F4A_7C15)) { ($0 ^ UInt64($1)) &* 0x100_0000_01B3 }
+        rng = SplitMix64(seed: me.utf8.reduce(UInt64(0x9E37_79B9_7F4A_7C15)) { ($0 ^ UInt64($1)) &* 0x100_0000_01B3 })
     }
 
     // MARK: Queries
@@ -270,7 +271,7 @@ public struct ReplicaCore {
             return [.log("shard \(s): \(kind) committed: \(config)"), .broadcast(.learn(shard: s, config: config))]
                 + learn(s, config, fresh: true, nowMs: nowMs)
         }
-        shards[s].notBeforeMs = nowMs + settings.retryPauseMs + Int64(nextRandom() % UInt64(settings.retryPauseMs + 1))
+        shards[s].notBeforeMs = nowMs + settings.retryPauseMs + Int64(rng.below(Int(settings.retryPauseMs) + 1))
         var out: [Action] = [.log("shard \(s): \(kind) not committed: \(reason)")]
         let latest = latest(s)
         let roleLost = kind.next(current: latest, me: me) == nil
@@ -426,13 +427,5 @@ public struct ReplicaCore {
         var out: [Action] = []
         if shards[s].primary != nil { out += stepDown(s, why: "\(node) writes it at epoch \(epoch)") }
         return (true, out)
-    }
-
-    private mutating func nextRandom() -> UInt64 {
-        rng &+= 0x9E37_79B9_7F4A_7C15
-        var z = rng
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

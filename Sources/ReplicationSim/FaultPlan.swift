@@ -1,3 +1,4 @@
+import Hashing
 import Gossip
 
 /// Something done to the cluster at an instant. Nodes are named by index.

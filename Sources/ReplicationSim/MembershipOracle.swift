@@ -1,3 +1,4 @@
+import Hashing
 import Gossip
 
 /// What each node believes about who is alive, standing in for gossip: a node that is down

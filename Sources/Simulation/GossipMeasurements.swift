@@ -1,3 +1,4 @@
+import Hashing
 import Gossip
 
 /// Samples in milliseconds with nearest-rank percentiles.

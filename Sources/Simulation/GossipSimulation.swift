@@ -1,3 +1,4 @@
+import Hashing
 import Gossip
 
 /// N `SWIMInstance`s on a simulated network and a virtual clock, all driven from one seed:

@@ -1,3 +1,4 @@
+import Hashing
 import Gossip
 
 /// How one directed link treats a datagram.

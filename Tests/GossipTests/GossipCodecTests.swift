@@ -1,3 +1,4 @@
+import Hashing
 @testable import Gossip
 import XCTest
 

@@ -1,3 +1,4 @@
+import Hashing
 import HTTPWire
 import XCTest
 
@@ -43,18 +44,6 @@ func closeCode(_ input: [UInt8], role: WebSocketReader.Role = .client, limits: W
     return nil
 }
 
-/// SplitMix64: a tiny deterministic generator, so robustness runs replay from their seed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Applies 1-4 random edits (flip, insert, delete, duplicate a run, truncate) to `input`.
 func mutate(_ input: [UInt8], using rng: inout SplitMix64, interesting: [UInt8]) -> [UInt8] {

@@ -1,3 +1,4 @@
+import Hashing
 import XCTest
 @testable import Ring
 

@@ -1,18 +1,8 @@
+import Hashing
 @testable import Ring
 
-/// SplitMix64 (Steele et al. 2014): a seeded generator so every "random" cluster is the same on
-/// every run; a failure message names the seed.
-struct SeededRandom: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var value = state
-        value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
-        return value ^ (value >> 31)
-    }
-}
+/// The shared seeded generator: every "random" cluster is the same on every run.
+typealias SeededRandom = SplitMix64
 
 func randomNodeNames(_ count: Int, _ random: inout SeededRandom) -> [String] {
     (0..<count).map { _ in "node-" + String(random.next() & 0xFF_FFFF_FFFF, radix: 16) }

@@ -1,5 +1,7 @@
-/// SplitMix64 (Steele, Lea, Flood 2014): a tiny, seedable generator. The protocol takes all
-/// its randomness from one of these, seeded by the caller, so a run replays from its seed.
+/// SplitMix64 (Steele, Lea, Flood 2014): a tiny, seedable generator, the one every pure
+/// module uses (gossip, replication, the chat rules in tests, the simulations). A protocol
+/// takes all its randomness from one of these, seeded by the caller, so a run replays from
+/// its seed.
 public struct SplitMix64: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
