@@ -32,14 +32,16 @@ final class ChatHarness {
         set { clock.value = newValue }
     }
 
-    init() throws {
+    /// `wrap` puts something between the service and the front (a router that fails some
+    /// calls): the front and the outbox both call through it.
+    init(wrap: (ShardRouter) -> ShardRouter = { $0 }) throws {
         files = try ShardFiles(directory: directory)
         let map = try ShardMap(shardCount: 16)
         let random = SeededRandom(seed: 42)
         let clock = self.clock, timers = self.timers
         service = ShardService(nodeID: "n1", files: files, shardMap: map, random: random, clock: { clock.value },
                                schedule: { _, fn in timers.value.append(fn) })
-        chat = ChatService(router: LocalRouter(service: service), shardMap: map, hasher: InlineYescryptHasher(random: random),
+        chat = ChatService(router: wrap(LocalRouter(service: service)), shardMap: map, hasher: InlineYescryptHasher(random: random),
                            random: random, clock: { clock.value })
         service.sink = sink
         service.attach(router: chat.router)

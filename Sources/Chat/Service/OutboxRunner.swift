@@ -20,6 +20,8 @@ public final class OutboxRunner {
         /// Raised when the job is stopped: a step that ends under an older one is ignored.
         var generation: UInt64
         var failures = 0
+        /// A failed step waits for its retry timer.
+        var backingOff = false
         var waiters: [(Result<Void, ChatError>) -> Void] = []
     }
 
@@ -57,17 +59,27 @@ public final class OutboxRunner {
         runStep(jobID, generation: generation)
     }
 
-    /// `done` runs when the job finishes, or with the error of its first failed step; at once
-    /// if the job is not in the outbox (already finished).
+    /// `done` runs when the job finishes, or with the error of its next failed step; at once
+    /// if the job is not in the outbox (already finished). Someone waiting is a reason to try
+    /// again now: a job backing off after a failure runs its step at once (the older retry
+    /// timer is then ignored).
     func whenDone(shard: Int, _ jobID: String, done: @escaping (Result<Void, ChatError>) -> Void) {
         start(shard: shard, jobID: jobID)
-        if running[jobID] != nil {
-            running[jobID]!.waiters.append(done)
-        } else if queued.contains(where: { $0.id == jobID }) {
-            done(.failure(.unavailable("the node is busy with other jobs", retryAfterMs: 1_000)))
-        } else {
-            done(.success(()))
+        guard var job = running[jobID] else {
+            if queued.contains(where: { $0.id == jobID }) {
+                return done(.failure(.unavailable("the node is busy with other jobs", retryAfterMs: 1_000)))
+            }
+            return done(.success(()))
         }
+        job.waiters.append(done)
+        let retryNow = job.backingOff
+        if retryNow {
+            job.backingOff = false
+            job.generation = nextGeneration
+            nextGeneration += 1
+        }
+        running[jobID] = job
+        if retryNow { runStep(jobID, generation: job.generation) }
     }
 
     /// This node leads the shard now: every job in its outbox is driven from here.
@@ -135,10 +147,15 @@ public final class OutboxRunner {
         let waiters = job.waiters
         job.waiters = []
         job.failures += 1
+        job.backingOff = true
         running[id] = job
-        for waiter in waiters { waiter(.failure(error)) }
         let delay = min(Self.retryMaxMs, Self.retryMinMs << min(job.failures - 1, 20))
-        schedule(delay) { [weak self] in self?.runStep(id, generation: generation) }
+        schedule(delay) { [weak self] in
+            guard let self, running[id]?.generation == generation else { return }
+            running[id]?.backingOff = false
+            runStep(id, generation: generation)
+        }
+        for waiter in waiters { waiter(.failure(error)) }
     }
 
     private func end(_ id: String, _ result: Result<Void, ChatError>) {
