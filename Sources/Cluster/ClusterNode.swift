@@ -89,7 +89,6 @@ public final class ClusterNode {
         let swim = try SWIMInstance(me: MemberID(name: settings.me, address: settings.gossipAddress), meta: meta.encoded(),
                                     settings: gossipSettings, seed: seed)
         gossip = try GossipShell(swim: swim, mainLoop: loop, key: GossipSeal.key(cluster: settings.clusterName, secret: settings.secret))
-        router = ClusterRouter(me: settings.me, loop: loop, service: service, shardMap: shardMap, peer: peer, cluster: self)
         directory = Directory(me: settings.me, local: local, peer: peer,
                               livePeers: { [unowned self] in view.liveNodes(except: settings.me) })
         // Before any change, each shard is where the founders' placement puts it: every node
@@ -101,6 +100,7 @@ public final class ClusterNode {
                                         let list = founding.preferenceList(shard: shard)
                                         return ShardConfig(epoch: 0, primary: list.first ?? "", isr: list)
                                     }, log: log)
+        router = ClusterRouter(me: settings.me, loop: loop, service: service, shardMap: shardMap, peer: peer, routes: replicator)
         wire()
     }
 

@@ -3,6 +3,13 @@ import Net
 import Peer
 import Ring
 
+/// Where each shard's requests go: the primary this node knows of, and whether it is this
+/// node and it takes writes now (`Replicator`).
+public protocol ShardRoutes: AnyObject {
+    func route(_ shard: Int) -> String?
+    func serves(_ shard: Int) -> Bool
+}
+
 /// Sends each shard request to the shard's primary: served here when this node leads and
 /// holds the shard, forwarded over the peer protocol otherwise. While a shard has no
 /// primary that can serve it (its node died, or a handoff is moving it) the request is
@@ -16,19 +23,20 @@ public final class ClusterRouter: ShardRouter {
     static let clientRetryAfterMs: Int64 = 1_000
 
     let me: String
-    let loop: EventLoop
+    let loop: Timers
     let service: ShardService
     let shardMap: ShardMap
-    let peer: PeerTransport
-    unowned let cluster: ClusterNode
+    let peer: PeerMessenger
+    /// Who leads each shard, as replication sees it (the node's `Replicator`).
+    unowned let routes: ShardRoutes
 
-    init(me: String, loop: EventLoop, service: ShardService, shardMap: ShardMap, peer: PeerTransport, cluster: ClusterNode) {
+    public init(me: String, loop: Timers, service: ShardService, shardMap: ShardMap, peer: PeerMessenger, routes: ShardRoutes) {
         self.me = me
         self.loop = loop
         self.service = service
         self.shardMap = shardMap
         self.peer = peer
-        self.cluster = cluster
+        self.routes = routes
     }
 
     public func call<Op: ShardOperation>(_ op: Op, reply: @escaping (Result<Op.Reply, ChatError>) -> Void) {
@@ -44,7 +52,7 @@ public final class ClusterRouter: ShardRouter {
             }
             loop.schedule(afterMs: Self.retryDelayMs) { [weak self] in self?.attempt(op, deadline: deadline, reply: reply) }
         }
-        guard let primary = cluster.replicator.route(shard) else {
+        guard let primary = routes.route(shard) else {
             return retry("shard \(shard) has no live primary")
         }
         if primary == me {
@@ -80,7 +88,7 @@ public final class ClusterRouter: ShardRouter {
 
     /// A shard operation from another node: served only if this node leads and holds the
     /// shard in its own view; otherwise "not here yet" (retryAfterMs 0), which the sender retries.
-    func serve(operation: UInt16, payload: [UInt8], respond: @escaping (Result<[UInt8], PeerHandlerError>) -> Void) {
+    public func serve(operation: UInt16, payload: [UInt8], respond: @escaping (Result<[UInt8], PeerHandlerError>) -> Void) {
         let op: any ShardOperation
         do { op = try Operations.decode(code: operation, payload: payload) } catch {
             return respond(.failure(PeerHandlerError("\(error)")))
@@ -90,7 +98,7 @@ public final class ClusterRouter: ShardRouter {
 
     private func serve<Op: ShardOperation>(_ op: Op, respond: @escaping (Result<[UInt8], PeerHandlerError>) -> Void) {
         let shard = shardMap.shard(for: op.key)
-        guard cluster.replicator.serves(shard) else {
+        guard routes.serves(shard) else {
             let refusal = ChatError.unavailable("shard \(shard) is not served by \(me) now", retryAfterMs: 0)
             return respond(.success(Operations.encode(result: .failure(refusal), of: Op.self)))
         }

@@ -11,7 +11,7 @@ import Store
 /// register's messages (after persisting to `cluster.db`), appends of log entries read from
 /// the shard files, snapshot transfers, releasing or failing the shard service's waiting
 /// replies. As a follower it checks and applies appends; it retires copies nobody needs.
-public final class Replicator: ReplicationGate {
+public final class Replicator: ReplicationGate, ShardRoutes {
     static let tickMs: Int64 = 100
     static let tableEveryTicks = 20
     private var ticks = 0

@@ -1,6 +1,7 @@
 /// Names one scheduled timer so it can be cancelled.
 public struct TimerID: Hashable, Sendable {
-    let raw: UInt64
+    public let raw: UInt64
+    public init(raw: UInt64) { self.raw = raw }
 }
 
 /// A binary min-heap of timer deadlines, ordered by (deadline, id). Ids rise with every
