@@ -65,9 +65,17 @@ public struct GossipSettings: Sendable, Equatable {
     public var gossipFanout: Int = 3
 
     /// Every this often, a full state exchange with one random member (anti-entropy;
-    /// heals what gossip missed), and one reconnect attempt to a random dead member (heals
-    /// a partition whose sides declared each other dead). 30 s as memberlist.
+    /// heals what gossip missed). 30 s as memberlist.
     public var pushPullIntervalMs: Int64 = 30_000
+
+    /// Every this often, a full state exchange with one random member believed dead: the
+    /// reconnect attempt that heals a partition whose sides declared each other dead (or a
+    /// node cut off and back). memberlist does this with its 30 s push-pull; a healed Relay
+    /// node must serve again within seconds, so 1 s: one small datagram train per second
+    /// while some member is dead, nothing otherwise. Both sides of a healed cut do it, so the
+    /// first exchange follows the heal within about a second; its reply carries the sender's
+    /// "dead" view of the receiver, which then refutes it (SWIM 4.2).
+    public var deadReconnectIntervalMs: Int64 = 1_000
 
     /// While no seed has answered our join, resend the join push-pull this often.
     public var joinRetryIntervalMs: Int64 = 1_000
@@ -121,7 +129,7 @@ public struct GossipSettings: Sendable, Equatable {
     public var problem: String? {
         if probeIntervalMs <= 0 || probeTimeoutMs <= 0 { return "probe interval and timeout must be positive" }
         if probeTimeoutMs >= probeIntervalMs { return "probeTimeoutMs must be below probeIntervalMs" }
-        if gossipIntervalMs <= 0 || pushPullIntervalMs <= 0 || joinRetryIntervalMs <= 0 {
+        if gossipIntervalMs <= 0 || pushPullIntervalMs <= 0 || joinRetryIntervalMs <= 0 || deadReconnectIntervalMs <= 0 {
             return "intervals must be positive"
         }
         if indirectProbes < 0 || gossipFanout < 1 || leaveFanout < 1 { return "fan-outs must be positive" }

@@ -1,5 +1,6 @@
 /// Full state exchange (memberlist's push-pull, over UDP): on join, every
-/// `pushPullIntervalMs` with a random member, and as a reconnect attempt to a dead one.
+/// `pushPullIntervalMs` with a random member, and every `deadReconnectIntervalMs` with a
+/// random dead one (the reconnect attempt that heals a partition).
 extension SWIMInstance {
     /// Our whole view, this node included, split over as many datagrams as needed,
     /// each ≤ `maxDatagramBytes`.
@@ -54,6 +55,14 @@ extension SWIMInstance {
             for seed in seeds { sendPushPull(to: seed, isReply: false, out: &out) }
             joining = .joining(seeds: seeds, retryAt: now.adding(ms: settings.joinRetryIntervalMs))
         }
+        if let due = nextDeadReconnectAt, now >= due {
+            nextDeadReconnectAt = now.adding(ms: settings.deadReconnectIntervalMs)
+            if let lost = randomMembers(1, where: { $0.status == .dead }).first {
+                sendPushPull(to: lost.address, isReply: false, out: &out)
+            }
+        } else if nextDeadReconnectAt == nil {
+            nextDeadReconnectAt = now.adding(ms: settings.deadReconnectIntervalMs)
+        }
         guard let due = nextPushPullAt else {
             nextPushPullAt = now.adding(ms: settings.pushPullIntervalMs)
             return
@@ -62,9 +71,6 @@ extension SWIMInstance {
         nextPushPullAt = now.adding(ms: settings.pushPullIntervalMs)
         if let peer = randomMembers(1, where: { $0.status == .alive }).first {
             sendPushPull(to: peer.address, isReply: false, out: &out)
-        }
-        if let lost = randomMembers(1, where: { $0.status == .dead }).first {
-            sendPushPull(to: lost.address, isReply: false, out: &out)
         }
     }
 }

@@ -35,6 +35,7 @@ public struct SWIMInstance: Sendable {
     var relays: [Relay] = []
     var lastGossipAt: Instant?
     var nextPushPullAt: Instant?
+    var nextDeadReconnectAt: Instant?
     var joining: JoinState = .notStarted
     /// The last tick we asked for; a tick far later means this process was stalled.
     var expectedTickAt: Instant?
@@ -221,6 +222,7 @@ public struct SWIMInstance: Sendable {
             case let .indirect(r): consider(r.endsAt)
             }
             consider(nextPushPullAt)
+            if ids.contains(where: { table[$0]?.member.status == .dead }) { consider(nextDeadReconnectAt) }
             if case let .joining(_, retryAt) = joining { consider(retryAt) }
         }
         for id in ids {
