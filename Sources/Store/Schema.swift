@@ -73,5 +73,13 @@ enum ShardSchema {
                 entry BLOB NOT NULL
             );
             """),
+        // The log's entries became row changes (changesets) instead of statements. Entries
+        // of the statement log cannot be shipped any more: only the newest row is kept, with
+        // an empty entry, as the marker of where the log stands (its LSN and term); a replica
+        // behind it gets a snapshot (docs/OPERATIONS.md "Data layout").
+        Migration(version: 3, sql: """
+            DELETE FROM shard_log WHERE lsn < (SELECT max(lsn) FROM shard_log);
+            UPDATE shard_log SET entry = X'';
+            """),
     ]
 }
