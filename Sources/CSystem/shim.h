@@ -1,5 +1,5 @@
 // The C APIs that Swift's Glibc module does not export: epoll, eventfd, timerfd,
-// getrandom, libcrypt (yescrypt) and SQLite.
+// getrandom, libcrypt (yescrypt) and SQLite (with its session extension).
 #ifndef RELAY_CSYSTEM_SHIM_H
 #define RELAY_CSYSTEM_SHIM_H
 #include <sys/epoll.h>
@@ -16,6 +16,10 @@
 #include <errno.h>
 #include <signal.h>
 #include <crypt.h>
+// The session extension (row-change replication log, docs/REPLICATION.md): Debian's system
+// SQLite is built with it, but its header declares the API only when these are defined.
+#define SQLITE_ENABLE_SESSION 1
+#define SQLITE_ENABLE_PREUPDATE_HOOK 1
 #include <sqlite3.h>
 
 // SQLITE_TRANSIENT is a macro casting -1 to a function pointer; Swift cannot import it.

@@ -127,7 +127,7 @@ public final class ClusterNode {
             case .append: replicator.answerAppend(payload, from: from, respond: respond)
             case .snapshotOffer: replicator.answerSnapshotOffer(payload, from: from, respond: respond)
             case .snapshotBegin: replicator.answerSnapshotBegin(payload, from: from, respond: respond)
-            case .snapshotChunk: respond(replicator.answerSnapshotChunk(payload, from: from))
+            case .snapshotChunk: replicator.answerSnapshotChunk(payload, from: from, respond: respond)
             case .snapshotDone: respond(replicator.answerSnapshotDone(payload, from: from))
             case .holdQuery: respond(replicator.answerHoldQuery(payload, from: from))
             default: router.serve(operation: operation, payload: payload, respond: respond)

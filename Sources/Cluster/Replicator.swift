@@ -40,18 +40,13 @@ public final class Replicator: ReplicationGate, ShardRoutes {
     /// Shards whose snapshot this node is pulling (appends to them wait).
     private var installing: Set<Int> = []
     public var installingShards: [Int] { installing.sorted() }
-    private var applying: Int?
     private var checkingRetire: Set<Int> = []
     /// Appends and snapshot offers taken per shard (a counter): a copy that answered one
     /// while its retirement was being asked about is kept, since the primary may now count
     /// on the position it reported.
     private var appendsTaken: [Int: UInt64] = [:]
-    private struct Outgoing {
-        var requester: String
-        var path: String
-        var size: Int64
-    }
-    private var outgoing: [String: Outgoing] = [:]
+    /// Snapshots made for followers, by "shard/requester", until they say they are done.
+    private var outgoing: [String: SnapshotSource] = [:]
     public private(set) var snapshotsReceived = 0
     public private(set) var snapshotsSent = 0
     public private(set) var retired = 0
@@ -75,8 +70,19 @@ public final class Replicator: ReplicationGate, ShardRoutes {
                            acceptor: try store.loadAcceptor(), known: try store.loadKnown(),
                            ballotCounter: try store.loadBallotCounter(), logHead: { _ in 0 })
         core.logHead = { [files] shard in files.exists(shard: shard) ? ((try? files.store(shard).lastLSN) ?? 0) : 0 }
-        files.mayCreate = { [unowned self] shard in core.leads(shard) || applying == shard }
+        // Shard files are created and migrated on the workers (`files.open`), never on the loop.
+        files.runner = PoolRunner(pool: workers)
+        files.mayCreate = { [unowned self] shard in core.leads(shard) }
         service.gate = self
+    }
+
+    /// The node's worker threads, for the shard files' slow disk work.
+    private final class PoolRunner: SlowWorkRunner {
+        let pool: WorkerPool
+        init(pool: WorkerPool) { self.pool = pool }
+        func run<T: Sendable>(_ work: @escaping @Sendable () -> T, done: @escaping (T) -> Void) -> Bool {
+            pool.submit(work, done: done)
+        }
     }
 
     /// A founder not heard from yet counts as alive this long after start: nodes of a new
@@ -86,10 +92,38 @@ public final class Replicator: ReplicationGate, ShardRoutes {
     private var startedAtMs: Int64 = 0
     private var heardFrom: Set<String> = []
 
+    /// False until the shard files on disk are open: the core starts leading only once each
+    /// shard's log head can be read without opening (or migrating) a file on the loop.
+    private var started = false
+    /// Register messages that arrived before the start, handled right after it.
+    private var early: [(payload: [UInt8], node: String)] = []
+    /// Register messages kept before the start at most; beyond, they are dropped like lost
+    /// messages (proposers retry, and every node resends its table every 2 s).
+    static let maxEarlyRegisterMessages = 10_000
+
     func start() {
         startedAtMs = loop.monotonicMs
-        loop.schedule(afterMs: Self.startGraceMs + 1) { [weak self] in self?.membershipChanged() }
+        let shards = files.shardsOnDisk()
+        var left = shards.count
+        guard left > 0 else { return begin() }
+        for shard in shards {
+            files.open(shard, create: false) { [weak self] result in
+                guard let self else { return }
+                if case .failure(let error) = result { log("shard \(shard) cannot be opened: \(error)") }
+                left -= 1
+                if left == 0 { begin() }
+            }
+        }
+    }
+
+    private func begin() {
+        started = true
+        loop.schedule(afterMs: max(1, startedAtMs + Self.startGraceMs + 1 - loop.monotonicMs)) { [weak self] in
+            self?.membershipChanged()
+        }
         membershipChanged()
+        for message in early { received(register: message.payload, from: message.node) }
+        early = []
         scheduleTick()
         scheduleRetireCheck()
     }
@@ -102,8 +136,17 @@ public final class Replicator: ReplicationGate, ShardRoutes {
         run(core.onLocalCommit(shard: shard, lsn: lsn, nowMs: loop.monotonicMs))
     }
 
-    public func serves(_ shard: Int) -> Bool { core.serves(shard) }
-    public func route(_ shard: Int) -> String? { core.route(shard) }
+    /// Served here only once its store is open (a file to create or migrate is opened on
+    /// the workers meanwhile, and requests are retried by the router).
+    public func serves(_ shard: Int) -> Bool { core.serves(shard) && ready(shard) }
+    public func route(_ shard: Int) -> String? {
+        let node = core.route(shard)
+        return node == me && !ready(shard) ? nil : node
+    }
+
+    /// Whether the shard's store is open, opening it now if that is cheap (an existing file at
+    /// the current schema); otherwise an open starts on the workers and this says false.
+    private func ready(_ shard: Int) -> Bool { files.isOpen(shard) || (try? files.store(shard)) != nil }
 
     // MARK: Membership and time
 
@@ -117,6 +160,7 @@ public final class Replicator: ReplicationGate, ShardRoutes {
             alive.formUnion(view.ring.filter { !heardFrom.contains($0) })
         }
         alive.insert(me)
+        guard started else { return }
         let orders = self.orders
         run(core.setMembers(ring: view.ring, alive: alive, order: { orders.indices.contains($0) ? orders[$0] : [] },
                             nowMs: loop.monotonicMs))
@@ -152,6 +196,10 @@ public final class Replicator: ReplicationGate, ShardRoutes {
     }
 
     func received(register payload: [UInt8], from node: String) {
+        guard started else {
+            if early.count < Self.maxEarlyRegisterMessages { early.append((payload, node)) }
+            return
+        }
         guard let message = try? ReplicaCodec.decode(payload, maxShard: core.shardCount) else {
             return log("malformed register message from \(node)")
         }
@@ -206,6 +254,14 @@ public final class Replicator: ReplicationGate, ShardRoutes {
     // MARK: Leading: appends and snapshots
 
     private func ship(_ shard: Int, to node: String, after: Int64, through: Int64, epoch: Int64, generation: UInt64) {
+        guard files.isOpen(shard) else {
+            // Opened (or, for a shard led before its first write, created) on the workers first.
+            return files.open(shard, create: true) { [weak self] result in
+                guard let self else { return }
+                guard case .success = result else { return log("shard \(shard): cannot open it to ship entries: \(result)") }
+                ship(shard, to: node, after: after, through: through, epoch: epoch, generation: generation)
+            }
+        }
         let now = loop.monotonicMs
         guard let store = try? files.store(shard), let prevTerm = try? store.term(at: after),
               let range = try? store.encodedEntries(after: after, through: through) ?? nil else {
@@ -236,9 +292,12 @@ public final class Replicator: ReplicationGate, ShardRoutes {
         peer.request(node, operation: ClusterOp.append.rawValue, payload: payload, timeoutMs: Self.appendTimeoutMs) { [weak self] result in
             guard let self, case .success(let bytes) = result, let reply = try? ReplicaWire.decodeReply(bytes) else { return }
             var matches = false
-            if case .mismatch(let lsn, let term) = reply, let store = try? files.store(shard) {
+            if case .mismatch(let lsn, let term) = reply {
+                // Not open (closed meanwhile): no judgement now; the core retransmits and asks again.
+                guard let store = try? files.store(shard) else { return }
                 if lsn == 0 {
-                    matches = (try? store.entries(after: 0, limit: 1)) != nil
+                    // Term -1: the follower's copy diverged (see `follow`), even with no entries.
+                    matches = term == 0 && (try? store.entries(after: 0, limit: 1)) != nil
                 } else {
                     matches = (try? store.term(at: lsn)) == term
                 }
@@ -275,19 +334,29 @@ public final class Replicator: ReplicationGate, ShardRoutes {
 
     private func refusal(_ shard: Int) -> [UInt8] { ReplicaWire.encode(.refuse(epoch: core.fence(shard))) }
 
-    func answerAppend(_ payload: [UInt8], from node: String, respond: (Result<[UInt8], PeerHandlerError>) -> Void) {
+    func answerAppend(_ payload: [UInt8], from node: String, respond: @escaping (Result<[UInt8], PeerHandlerError>) -> Void) {
         guard let append = try? ReplicaWire.decodeAppend(payload, maxShard: core.shardCount) else { return respond(.failure("malformed append")) }
         let shard = append.shard
         guard admit(shard, epoch: append.epoch, from: node) else { return respond(.success(refusal(shard))) }
         guard !installing.contains(shard) else { return respond(.failure("installing a snapshot")) }
         appendsTaken[shard, default: 0] &+= 1
-        let store: ShardStore?
-        if files.exists(shard: shard) {
-            store = try? files.store(shard)
-            guard store != nil else { return respond(.failure("shard \(shard) cannot be opened")) }
-        } else {
-            store = nil
+        if files.isOpen(shard) || !(files.exists(shard: shard) || files.isOpening(shard)) {
+            return follow(append, from: node, store: files.isOpen(shard) ? try? files.store(shard) : nil, respond: respond)
         }
+        // A file not open yet (after a restart it may need migrating): opened on the workers.
+        files.open(shard, create: false) { [weak self] result in
+            guard let self else { return }
+            guard case .success(let store) = result else { return respond(.failure("shard \(shard) cannot be opened")) }
+            guard !installing.contains(shard) else { return respond(.failure("installing a snapshot")) }
+            follow(append, from: node, store: store, respond: respond)
+        }
+    }
+
+    /// Checks an append against this copy's log (nil: the shard has no file here yet) and
+    /// applies what it adds.
+    private func follow(_ append: ReplicaWire.Append, from node: String, store: ShardStore?,
+                        respond: @escaping (Result<[UInt8], PeerHandlerError>) -> Void) {
+        let shard = append.shard
         let last = store?.lastLSN ?? 0
         let check = FollowerCheck.check(senderEpoch: append.epoch, knownEpoch: append.epoch, prevLSN: append.prevLSN,
                                         prevTerm: append.prevTerm, terms: append.entries.map(\.term), myLastLSN: last,
@@ -299,15 +368,29 @@ public final class Replicator: ReplicationGate, ShardRoutes {
             respond(.success(ReplicaWire.encode(.mismatch(lastLSN: last, lastTerm: store?.lastTerm ?? 0))))
         case .apply(let from):
             let todo = append.entries.dropFirst(from)
+            guard let store else {
+                guard !todo.isEmpty else { return respond(.success(ReplicaWire.encode(.ack(lsn: 0)))) }
+                // The first entries of a shard new here: its file is created on the workers,
+                // then the append is checked again against it.
+                return files.open(shard, create: true) { [weak self] result in
+                    guard let self else { return }
+                    guard case .success(let store) = result else { return respond(.failure("shard \(shard) cannot be created")) }
+                    guard !installing.contains(shard) else { return respond(.failure("installing a snapshot")) }
+                    follow(append, from: node, store: store, respond: respond)
+                }
+            }
             if !todo.isEmpty {
-                applying = shard
-                defer { applying = nil }
                 do {
-                    let target = try store ?? files.store(shard)
-                    for entry in todo { try target.apply(entry) }
-                    try target.db.commit()
+                    for entry in todo { try store.apply(entry) }
+                    try store.commitApplied()
                 } catch {
-                    if let target = try? files.store(shard) { target.rollback() }
+                    if error.isDivergence {
+                        // Our rows are not the primary's: answer with a term no log has, so the
+                        // primary's log-matching check fails and it sends a snapshot.
+                        log("shard \(shard): entries from \(node) conflict with this copy, asking for a snapshot: \(error)")
+                        return respond(.success(ReplicaWire.encode(.mismatch(lastLSN: store.lastLSN, lastTerm: -1))))
+                    }
+                    store.rollback()
                     files.close(shard: shard)
                     log("shard \(shard): applying entries from \(node) failed: \(error)")
                     return respond(.failure("apply failed"))
@@ -315,8 +398,7 @@ public final class Replicator: ReplicationGate, ShardRoutes {
             }
             // Only what the primary sent is acknowledged: an older tail of ours beyond it is
             // checked (and dropped) by the next append.
-            let now = (try? files.store(shard).lastLSN) ?? 0
-            respond(.success(ReplicaWire.encode(.ack(lsn: min(now, append.prevLSN + Int64(append.entries.count))))))
+            respond(.success(ReplicaWire.encode(.ack(lsn: min(store.lastLSN, append.prevLSN + Int64(append.entries.count))))))
         }
     }
 
@@ -330,50 +412,70 @@ public final class Replicator: ReplicationGate, ShardRoutes {
         guard !installing.contains(shard) else { return respond(.failure("already installing")) }
         appendsTaken[shard, default: 0] &+= 1
         installing.insert(shard)
-        pull(shard, from: node) { [weak self] ok in
+        pull(shard, from: node) { [weak self] store in
             guard let self else { return }
             installing.remove(shard)
-            guard ok, let store = try? files.store(shard) else { return respond(.failure("snapshot transfer failed")) }
+            guard let store else { return respond(.failure("snapshot transfer failed")) }
             snapshotsReceived += 1
             log("shard \(shard): installed a snapshot from \(node) through entry \(store.lastLSN)")
             respond(.success(ReplicaWire.encode(.ack(lsn: store.lastLSN))))
         }
     }
 
-    private func pull(_ shard: Int, from source: String, done: @escaping (Bool) -> Void) {
-        let path = files.directory + "/incoming-\(shard).db"
+    /// Pulls the shard's snapshot from `source` chunk by chunk, then installs and opens it.
+    /// The disk work (writing, fsync, renaming, opening) runs on the workers.
+    private func pull(_ shard: Int, from source: String, done: @escaping (ShardStore?) -> Void) {
         peer.request(source, operation: ClusterOp.snapshotBegin.rawValue, payload: ClusterCodec.shards([shard]),
                      timeoutMs: Self.beginTimeoutMs) { [weak self] result in
             guard let self else { return }
-            guard case .success(let bytes) = result, let size = try? ClusterCodec.decodeU64(bytes), size >= 0 else { return done(false) }
-            let fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0o644)
-            guard fd >= 0 else { log("cannot write \(path): errno \(errno)"); return done(false) }
-            fetch(shard, from: source, fd: fd, path: path, offset: 0, size: size, done: done)
+            guard case .success(let bytes) = result, let size = try? ClusterCodec.decodeU64(bytes), size >= 0 else { return done(nil) }
+            files.beginSnapshot(shard: shard) { [weak self] result in
+                guard let self else { return }
+                switch result {
+                case .failure(let error):
+                    log("shard \(shard): cannot receive a snapshot: \(error)")
+                    done(nil)
+                case .success(let sink):
+                    fetch(shard, from: source, into: sink, size: size, done: done)
+                }
+            }
         }
     }
 
-    private func fetch(_ shard: Int, from source: String, fd: Int32, path: String, offset: Int64, size: Int64, done: @escaping (Bool) -> Void) {
-        let fail = { close(fd); unlink(path); done(false) }
-        guard offset < size else {
-            fsync(fd)
-            close(fd)
-            peer.request(source, operation: ClusterOp.snapshotDone.rawValue, payload: ClusterCodec.shards([shard])) { _ in }
-            service.abandon(shard: shard)
-            do { try files.install(shard: shard, from: path) } catch {
-                log("installing shard \(shard) failed: \(error)")
-                unlink(path)
-                return done(false)
-            }
-            return done(true)
+    private func fetch(_ shard: Int, from source: String, into sink: SnapshotSink, size: Int64, done: @escaping (ShardStore?) -> Void) {
+        let fail = { [weak self] (why: String) in
+            self?.log("shard \(shard): snapshot from \(source) failed: \(why)")
+            self?.files.abandon(sink)
+            done(nil)
         }
-        let length = Int(min(Int64(Self.chunkBytes), size - offset))
+        guard sink.received < size else {
+            return files.finish(sink) { [weak self] result in
+                guard let self else { return }
+                guard case .success(let sink) = result else { return fail("\(result)") }
+                peer.request(source, operation: ClusterOp.snapshotDone.rawValue, payload: ClusterCodec.shards([shard])) { _ in }
+                service.abandon(shard: shard)
+                files.install(shard: shard, from: sink) { [weak self] result in
+                    switch result {
+                    case .success(let store):
+                        done(store)
+                    case .failure(let error):
+                        self?.log("installing shard \(shard) failed: \(error)")
+                        done(nil)
+                    }
+                }
+            }
+        }
+        let length = Int(min(Int64(Self.chunkBytes), size - sink.received))
         peer.request(source, operation: ClusterOp.snapshotChunk.rawValue,
-                     payload: ClusterCodec.chunkRequest(shard: shard, offset: offset, length: length),
+                     payload: ClusterCodec.chunkRequest(shard: shard, offset: sink.received, length: length),
                      timeoutMs: Self.chunkTimeoutMs) { [weak self] result in
-            guard let self else { return fail() }
-            guard case .success(let bytes) = result, bytes.count == length,
-                  bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == length else { return fail() }
-            fetch(shard, from: source, fd: fd, path: path, offset: offset + Int64(length), size: size, done: done)
+            guard let self else { return fail("stopped") }
+            guard case .success(let bytes) = result, bytes.count == length else { return fail("chunk at \(sink.received): \(result)") }
+            files.write(sink, bytes) { [weak self] result in
+                guard let self else { return fail("stopped") }
+                guard case .success(let next) = result else { return fail("\(result)") }
+                fetch(shard, from: source, into: next, size: size, done: done)
+            }
         }
     }
 
@@ -383,38 +485,37 @@ public final class Replicator: ReplicationGate, ShardRoutes {
         guard let shard = try? ClusterCodec.decodeShards(payload, max: core.shardCount).first else { return respond(.failure("malformed")) }
         guard core.leads(shard), files.exists(shard: shard) else { return respond(.failure("\(me) does not lead shard \(shard)")) }
         service.commitAll()
-        let source = files.path(shard: shard)
-        let target = files.directory + "/outgoing-\(shard)-\(requester).db"
-        let submitted = workers.submit({ () -> String? in
-            do { try Snapshot.make(from: source, into: target); return nil } catch { return "\(error)" }
-        }, done: { [weak self] failure in
+        // Made on the workers (`VACUUM INTO` through its own connection) while the loop writes on.
+        files.makeSnapshot(shard: shard, tag: requester) { [weak self] result in
             guard let self else { return }
-            if let failure { return respond(.failure(PeerHandlerError("snapshot of shard \(shard) failed: \(failure)"))) }
-            var info = stat()
-            guard stat(target, &info) == 0 else { return respond(.failure("snapshot of shard \(shard) vanished")) }
-            outgoing["\(shard)/\(requester)"] = Outgoing(requester: requester, path: target, size: Int64(info.st_size))
-            respond(.success(ClusterCodec.u64(Int64(info.st_size))))
-        })
-        if !submitted { respond(.failure("busy")) }
+            switch result {
+            case .failure(let error):
+                respond(.failure(PeerHandlerError("snapshot of shard \(shard) failed: \(error)")))
+            case .success(let source):
+                outgoing["\(shard)/\(requester)"] = source
+                respond(.success(ClusterCodec.u64(source.size)))
+            }
+        }
     }
 
-    func answerSnapshotChunk(_ payload: [UInt8], from requester: String) -> Result<[UInt8], PeerHandlerError> {
+    /// A chunk of a snapshot made for `requester`, read on the workers.
+    func answerSnapshotChunk(_ payload: [UInt8], from requester: String, respond: @escaping (Result<[UInt8], PeerHandlerError>) -> Void) {
         guard let (shard, offset, length) = try? ClusterCodec.decodeChunkRequest(payload), length <= Self.chunkBytes,
-              let out = outgoing["\(shard)/\(requester)"], offset >= 0, offset <= out.size, Int64(length) <= out.size - offset
-        else { return .failure("no such snapshot range") }
-        let fd = open(out.path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return .failure("snapshot unreadable") }
-        defer { close(fd) }
-        var bytes = [UInt8](repeating: 0, count: length)
-        let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, length, off_t(offset)) }
-        guard n == length else { return .failure("short read") }
-        return .success(bytes)
+              let source = outgoing["\(shard)/\(requester)"], offset >= 0, offset <= source.size,
+              Int64(length) <= source.size - offset
+        else { return respond(.failure("no such snapshot range")) }
+        files.read(source, offset: offset, length: length) { result in
+            switch result {
+            case .success(let bytes): respond(.success(bytes))
+            case .failure: respond(.failure("snapshot unreadable"))
+            }
+        }
     }
 
     func answerSnapshotDone(_ payload: [UInt8], from requester: String) -> Result<[UInt8], PeerHandlerError> {
         guard let shard = try? ClusterCodec.decodeShards(payload, max: core.shardCount).first,
-              let out = outgoing.removeValue(forKey: "\(shard)/\(requester)") else { return .success([]) }
-        unlink(out.path)
+              let source = outgoing.removeValue(forKey: "\(shard)/\(requester)") else { return .success([]) }
+        files.discard(source)
         return .success([])
     }
 

@@ -9,11 +9,24 @@ public enum SQLValue: Sendable, Equatable {
     case blob([UInt8])
 }
 
-/// A SQLite failure: the result code and SQLite's own message.
+/// A SQLite failure: the result code and SQLite's own message. Negative codes are Relay's own.
 public struct StoreError: Error, Sendable, CustomStringConvertible {
     public let code: Int32
     public let message: String
+    public init(code: Int32, message: String) { self.code = code; self.message = message }
     public var description: String { "sqlite error \(code): \(message)" }
+
+    /// A log entry's row changes conflict with this copy's rows (or name a table or columns it
+    /// does not have): the copies diverged, and this one must be refilled by a snapshot.
+    public static let divergedCode: Int32 = -4
+    /// The shard's store is being opened, created or migrated off the loop: ask again once
+    /// `ShardFiles.open` has called back.
+    public static let notReadyCode: Int32 = -5
+
+    public var isDivergence: Bool { code == Self.divergedCode }
+    public var isNotReady: Bool { code == Self.notReadyCode }
+
+    static func diverged(_ message: String) -> StoreError { StoreError(code: divergedCode, message: message) }
 }
 
 /// `synchronous` setting. NORMAL in WAL mode: a commit survives a process crash (kill -9),
@@ -23,35 +36,83 @@ public enum Durability: String, Sendable {
     case full = "FULL"
 }
 
-/// One SQLite connection, used from one thread (the node's event loop). Prepared statements
-/// are cached by their SQL text, so callers just write the SQL where they use it.
+/// One SQLite connection, used from one thread at a time (the node's event loop; a worker
+/// thread may open it and hand it over). Prepared statements are cached by their SQL text, so
+/// callers just write the SQL where they use it.
 public final class Database {
-    private var handle: OpaquePointer?
+    private(set) var handle: OpaquePointer?
     private var statements: [String: Statement] = [:]
+    /// The file, or a label for an in-memory database.
     public let path: String
+    /// True for a database that lives in this process's memory only (`ShardFiles`' memory backend).
+    public let inMemory: Bool
     /// True between `beginIfNeeded()` and `commit()`/`rollback()`.
     public private(set) var inTransaction = false
 
     /// How long a statement waits on a lock held by another connection (a snapshot reader).
     static let busyTimeoutMs: Int32 = 5_000
 
-    public init(path: String, durability: Durability = .normal) throws(StoreError) {
-        self.path = path
+    /// Opens (and with `create`, creates) the file at `path`; `":memory:"` is a private
+    /// in-memory database.
+    public convenience init(path: String, durability: Durability = .normal, create: Bool = true) throws(StoreError) {
+        try self.init(open: path, label: path, durability: durability, create: create)
+    }
+
+    /// A private in-memory database, named `label` in errors.
+    public convenience init(memory label: String) throws(StoreError) {
+        try self.init(open: ":memory:", label: label, durability: .normal, create: true)
+    }
+
+    private init(open target: String, label: String, durability: Durability, create: Bool) throws(StoreError) {
+        path = label
+        inMemory = target == ":memory:"
+        let path = target
         var db: OpaquePointer?
-        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        let flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX
         let rc = sqlite3_open_v2(path, &db, flags, nil)
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
             sqlite3_close(db)
-            throw StoreError(code: rc, message: "\(path): \(message)")
+            throw StoreError(code: rc, message: "\(label): \(message)")
         }
         handle = db
         sqlite3_busy_timeout(db, Database.busyTimeoutMs)
-        if path != ":memory:" {
+        if !inMemory {
             try execute("PRAGMA journal_mode=WAL")
         }
         try execute("PRAGMA synchronous=\(durability.rawValue)")
         try execute("PRAGMA foreign_keys=ON")
+    }
+
+    /// A private in-memory database holding `image`, a whole database file's bytes (what
+    /// `serialize()` returns): how the memory backend installs a snapshot.
+    public convenience init(memory label: String, image: [UInt8]) throws(StoreError) {
+        try self.init(memory: label)
+        guard !image.isEmpty else { return }
+        // SQLite takes ownership of a buffer from its own allocator and frees it on close.
+        guard let buffer = sqlite3_malloc64(sqlite3_uint64(image.count))?.assumingMemoryBound(to: UInt8.self) else {
+            throw StoreError(code: SQLITE_NOMEM, message: "\(label): no memory for \(image.count) bytes")
+        }
+        image.withUnsafeBufferPointer { buffer.update(from: $0.baseAddress!, count: image.count) }
+        // Header bytes 18-19 are 2 in a WAL file; an in-memory database has no WAL (1 = rollback journal).
+        if image.count >= 20, buffer[18] == 2 { buffer[18] = 1; buffer[19] = 1 }
+        let flags = UInt32(SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE)
+        let rc = sqlite3_deserialize(handle, "main", buffer, Int64(image.count), Int64(image.count), flags)
+        guard rc == SQLITE_OK else { throw StoreError(code: rc, message: "\(label): not a database image") }
+        // A file image may say WAL; in memory there is no WAL.
+        try execute("PRAGMA journal_mode=MEMORY")
+        try execute("PRAGMA foreign_keys=ON")
+    }
+
+    /// The whole database as the bytes of a database file (committed state: call it outside a
+    /// transaction).
+    public func serialize() throws(StoreError) -> [UInt8] {
+        var size: Int64 = 0
+        guard let bytes = sqlite3_serialize(handle, "main", &size, 0) else {
+            throw StoreError(code: SQLITE_NOMEM, message: "\(path): cannot serialize")
+        }
+        defer { sqlite3_free(bytes) }
+        return Array(UnsafeBufferPointer(start: bytes, count: Int(size)))
     }
 
     deinit {

@@ -73,9 +73,17 @@ enum ShardSchema {
                 entry BLOB NOT NULL
             );
             """),
+        // The log's entries became row changes (changesets) instead of statements. Entries
+        // of the statement log cannot be shipped any more: only the newest row is kept, with
+        // an empty entry, as the marker of where the log stands (its LSN and term); a replica
+        // behind it gets a snapshot (docs/OPERATIONS.md "Data layout").
+        Migration(version: 3, sql: """
+            DELETE FROM shard_log WHERE lsn < (SELECT max(lsn) FROM shard_log);
+            UPDATE shard_log SET entry = X'';
+            """),
         // The outbox: work for other shards that a write of this shard started, driven by the
         // shard's primary until done (Sources/Chat/Service/Outbox.swift).
-        Migration(version: 3, sql: """
+        Migration(version: 4, sql: """
             CREATE TABLE outbox(
                 id TEXT PRIMARY KEY,
                 kind TEXT NOT NULL,

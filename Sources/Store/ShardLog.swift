@@ -1,53 +1,43 @@
 /// The ordered log of a shard's committed writes: each commit of a shard (one loop turn's
-/// writes) is one entry with the next log sequence number (LSN). An entry holds the write
-/// statements with their bound values, so applying the entries in order to a copy of the
-/// shard reproduces it exactly: what the primary ships to its replicas.
-public struct LogStatement: Sendable, Equatable {
-    public var sql: String
-    public var args: [SQLValue]
-    public init(sql: String, args: [SQLValue]) { self.sql = sql; self.args = args }
-}
-
+/// writes) is one entry with the next log sequence number (LSN). An entry holds the rows the
+/// commit changed (a SQLite session changeset: each inserted row, each deleted row's key and
+/// old values, each updated row's key and old and new values of the changed columns), so
+/// applying the entries in order to a copy of the shard reproduces it exactly, whatever the
+/// statements that made them: what the primary ships to its replicas.
 public struct LogEntry: Sendable, Equatable {
     public var lsn: Int64
     public var term: Int64
-    public var statements: [LogStatement]
-    public init(lsn: Int64, term: Int64, statements: [LogStatement]) {
+    /// The row changes, in SQLite's changeset format (https://sqlite.org/sessionintro.html).
+    public var changeset: [UInt8]
+
+    public init(lsn: Int64, term: Int64, changeset: [UInt8]) {
         self.lsn = lsn
         self.term = term
-        self.statements = statements
+        self.changeset = changeset
     }
 
-    /// Statements per entry and bytes per value at most when decoding: far above what one
-    /// loop turn writes, small enough that a hostile entry cannot exhaust memory.
-    static let maxStatements = 1_000_000
-    static let maxValueBytes = 16 << 20
+    /// The first byte of every encoded entry. Entries of the statement log (before schema 3)
+    /// began with the high byte of their LSN, 0: they fail to decode rather than misread.
+    static let format: UInt8 = 1
 
-    /// Binary form (big-endian): lsn u64, term u64, count u32, then per statement the SQL
-    /// (u32 length + UTF-8), arg count u16, and per arg a type byte and its value.
+    /// Changeset bytes at most when decoding: what fits one peer frame (16 MiB), and small
+    /// enough that a hostile entry cannot exhaust memory.
+    static let maxChangesetBytes = 16 << 20
+
+    /// Binary form (big-endian): format byte, lsn u64, term u64, changeset length u32, changeset.
     public func encoded() -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(64 + statements.count * 128)
+        out.reserveCapacity(21 + changeset.count)
+        out.append(Self.format)
         Self.put64(UInt64(bitPattern: lsn), &out)
         Self.put64(UInt64(bitPattern: term), &out)
-        Self.put32(UInt32(statements.count), &out)
-        for s in statements {
-            Self.putBytes(Array(s.sql.utf8), &out)
-            out.append(UInt8(truncatingIfNeeded: s.args.count >> 8))
-            out.append(UInt8(truncatingIfNeeded: s.args.count))
-            for arg in s.args {
-                switch arg {
-                case .null: out.append(0)
-                case .int(let v): out.append(1); Self.put64(UInt64(bitPattern: v), &out)
-                case .double(let v): out.append(2); Self.put64(v.bitPattern, &out)
-                case .text(let v): out.append(3); Self.putBytes(Array(v.utf8), &out)
-                case .blob(let v): out.append(4); Self.putBytes(v, &out)
-                }
-            }
-        }
+        Self.put32(UInt32(truncatingIfNeeded: changeset.count), &out)
+        out.append(contentsOf: changeset)
         return out
     }
 
+    /// Decodes an entry, refusing anything but exactly one well-framed entry. The changeset
+    /// itself is checked when applied (`RowChanges.check`).
     public static func decode(_ bytes: [UInt8]) throws(StoreError) -> LogEntry {
         var i = 0
         func need(_ n: Int) throws(StoreError) {
@@ -59,52 +49,17 @@ public struct LogEntry: Sendable, Equatable {
             for _ in 0..<8 { v = v << 8 | UInt64(bytes[i]); i += 1 }
             return v
         }
-        func u32() throws(StoreError) -> Int {
-            try need(4)
-            var v = 0
-            for _ in 0..<4 { v = v << 8 | Int(bytes[i]); i += 1 }
-            return v
-        }
-        func chunk() throws(StoreError) -> [UInt8] {
-            let n = try u32()
-            guard n <= maxValueBytes else { throw StoreError(code: -2, message: "log value too large") }
-            try need(n)
-            defer { i += n }
-            return Array(bytes[i..<(i + n)])
-        }
-        func text() throws(StoreError) -> String {
-            let raw = try chunk()
-            guard let s = String(validating: raw, as: UTF8.self) else { throw StoreError(code: -2, message: "log text not UTF-8") }
-            return s
-        }
+        try need(1)
+        guard bytes[0] == format else { throw StoreError(code: -2, message: "log entry format \(bytes[0]) is not \(format)") }
+        i = 1
         let lsn = Int64(bitPattern: try u64()), term = Int64(bitPattern: try u64())
-        let count = try u32()
-        guard count <= maxStatements, count <= (bytes.count - i) / 6 else { throw StoreError(code: -2, message: "bad statement count") }
-        var statements: [LogStatement] = []
-        statements.reserveCapacity(count)
-        for _ in 0..<count {
-            let sql = try text()
-            try need(2)
-            let argc = Int(bytes[i]) << 8 | Int(bytes[i + 1])
-            i += 2
-            var args: [SQLValue] = []
-            for _ in 0..<argc {
-                try need(1)
-                let type = bytes[i]
-                i += 1
-                switch type {
-                case 0: args.append(.null)
-                case 1: args.append(.int(Int64(bitPattern: try u64())))
-                case 2: args.append(.double(Double(bitPattern: try u64())))
-                case 3: args.append(.text(try text()))
-                case 4: args.append(.blob(try chunk()))
-                default: throw StoreError(code: -2, message: "bad value type \(type)")
-                }
-            }
-            statements.append(LogStatement(sql: sql, args: args))
-        }
-        guard i == bytes.count else { throw StoreError(code: -2, message: "trailing bytes in log entry") }
-        return LogEntry(lsn: lsn, term: term, statements: statements)
+        try need(4)
+        var count = 0
+        for _ in 0..<4 { count = count << 8 | Int(bytes[i]); i += 1 }
+        guard count <= maxChangesetBytes else { throw StoreError(code: -2, message: "log entry changeset too large") }
+        try need(count)
+        guard i + count == bytes.count else { throw StoreError(code: -2, message: "trailing bytes in log entry") }
+        return LogEntry(lsn: lsn, term: term, changeset: Array(bytes[i...]))
     }
 
     private static func put64(_ v: UInt64, _ out: inout [UInt8]) {
@@ -112,9 +67,5 @@ public struct LogEntry: Sendable, Equatable {
     }
     private static func put32(_ v: UInt32, _ out: inout [UInt8]) {
         for shift in stride(from: 24, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: v >> UInt32(shift))) }
-    }
-    private static func putBytes(_ b: [UInt8], _ out: inout [UInt8]) {
-        put32(UInt32(b.count), &out)
-        out.append(contentsOf: b)
     }
 }

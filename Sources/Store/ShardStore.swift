@@ -1,14 +1,21 @@
-/// One shard's SQLite file and the typed reads and writes the chat rules need. Writes join
-/// the open transaction (`beginIfNeeded`); the owner commits once per loop turn.
+/// One shard's SQLite database and the typed reads and writes the chat rules need. Writes join
+/// the open transaction (`beginIfNeeded`); the owner commits once per loop turn, and each
+/// commit that changed rows becomes the shard's next log entry: the rows it changed.
 public final class ShardStore {
     public let shard: Int
     public let db: Database
 
-    /// The writes of the open transaction, in order: the next log entry.
-    private var batch: [LogStatement] = []
+    /// Records the open transaction's row changes (the next log entry); made at the
+    /// transaction's first write, dropped at its commit or rollback.
+    private var recorder: RowChanges.Recorder?
+    /// The replicated tables as this copy has them: an entry's changes are checked against it.
+    private let shapes: [String: RowChanges.TableShape]
     /// The newest entry in the log (0 for a shard that never committed a write).
     public private(set) var lastLSN: Int64 = 0
     public private(set) var lastTerm: Int64 = 0
+    /// The newest entry as committed: where a rollback takes `lastLSN` back to.
+    private var committedLSN: Int64 = 0
+    private var committedTerm: Int64 = 0
     /// Entries kept for replicas that fall behind; older ones are dropped (a replica that
     /// far behind is sent a snapshot of the shard instead).
     public static let defaultLogEntries: Int64 = 100_000
@@ -16,64 +23,89 @@ public final class ShardStore {
     public let keepLogEntries: Int64
     private var trimEvery: Int64 { max(1, min(1_000, keepLogEntries / 4)) }
 
-    public init(shard: Int, path: String, durability: Durability = .normal,
-                keepLogEntries: Int64 = ShardStore.defaultLogEntries) throws(StoreError) {
+    /// Opens (creating and migrating if needed) the shard file at `path`.
+    public convenience init(shard: Int, path: String, durability: Durability = .normal,
+                            keepLogEntries: Int64 = ShardStore.defaultLogEntries) throws(StoreError) {
+        try self.init(shard: shard, database: Database(path: path, durability: durability), keepLogEntries: keepLogEntries)
+    }
+
+    /// A store over an open connection (a file's, or an in-memory database's): migrates it to
+    /// this program's schema and reads where its log stands.
+    public init(shard: Int, database: Database, keepLogEntries: Int64 = ShardStore.defaultLogEntries) throws(StoreError) {
         self.shard = shard
         self.keepLogEntries = keepLogEntries
-        db = try Database(path: path, durability: durability)
+        db = database
         try Migrator.migrate(db, ShardSchema.migrations)
+        shapes = try RowChanges.shapes(of: db)
         if let row = try db.queryOne("SELECT lsn, term FROM shard_log ORDER BY lsn DESC LIMIT 1") {
             lastLSN = row.int(0) ?? 0
             lastTerm = row.int(1) ?? 0
         }
+        committedLSN = lastLSN
+        committedTerm = lastTerm
     }
 
-    /// Creates a shard's file with its schema and closes it: the slow part of opening a new
-    /// shard (file creation, migrations, fsyncs), safe to run on a worker thread.
-    public static func create(shard: Int, path: String, durability: Durability) throws(StoreError) {
-        let store = try ShardStore(shard: shard, path: path, durability: durability)
-        store.db.close()
+    /// Whether the database at `db` is at this program's schema (opening it would not migrate).
+    static func isCurrent(_ db: Database) -> Bool {
+        db.schemaVersion == ShardSchema.migrations.map(\.version).max()
     }
 
-    /// Every write goes through here: it joins the open transaction and the next log entry
-    /// (a statement that changed nothing is left out: on an identical copy it would do
-    /// nothing either).
+    /// Every write goes through here: it joins the open transaction, whose row changes the
+    /// transaction's recorder notes for the next log entry.
     @discardableResult
     public func write(_ sql: String, _ args: SQLValue...) throws(StoreError) -> Int {
         try db.beginIfNeeded()
-        let changed = try db.run(sql, arguments: args)
-        if changed > 0 { batch.append(LogStatement(sql: sql, args: args)) }
-        return changed
+        if recorder == nil { recorder = try RowChanges.Recorder(db) }
+        return try db.run(sql, arguments: args)
     }
 
-    /// Seals the transaction's writes as the next log entry and commits. Returns the entry,
-    /// or nil when nothing was written.
+    /// Seals the transaction's row changes as the next log entry and commits. Returns the
+    /// entry, or nil when no row changed (entries a follower applied commit here too).
     public func commit(term: Int64) throws(StoreError) -> LogEntry? {
         guard db.inTransaction else { return nil }
-        guard !batch.isEmpty else {
+        let changeset = try recorder?.changeset() ?? []
+        recorder?.close()
+        recorder = nil
+        guard !changeset.isEmpty else {
             try db.commit()
+            committed()
             return nil
         }
-        let entry = LogEntry(lsn: lastLSN + 1, term: term, statements: batch)
+        let entry = LogEntry(lsn: lastLSN + 1, term: term, changeset: changeset)
         try appendLog(entry)
         try db.commit()
-        batch = []
         lastLSN = entry.lsn
         lastTerm = term
+        committed()
         return entry
     }
 
+    /// Commits the entries applied since the last commit (a follower's batch).
+    public func commitApplied() throws(StoreError) {
+        _ = try commit(term: lastTerm)
+    }
+
+    private func committed() {
+        committedLSN = lastLSN
+        committedTerm = lastTerm
+    }
+
+    /// Drops the open transaction: its writes, its applied entries, its recorder. The store
+    /// is as last committed.
     public func rollback() {
         db.rollback()
-        batch = []
-        recent = []
+        recorder?.close()
+        recorder = nil
+        lastLSN = committedLSN
+        lastTerm = committedTerm
+        if let last = recent.last, last.lsn > committedLSN { recent.removeAll { $0.lsn > committedLSN } }
     }
 
     private func appendLog(_ entry: LogEntry) throws(StoreError) {
         let bytes = entry.encoded()
         try db.run("INSERT INTO shard_log(lsn, term, entry) VALUES(?,?,?)", .int(entry.lsn), .int(entry.term), .blob(bytes))
         // Kept in memory too: the primary ships what it just wrote without reading it back.
-        // (Not trusted until the transaction commits: a rollback clears it.)
+        // (Not trusted until the transaction commits: a rollback drops it.)
         recent.append((entry.lsn, entry.term, bytes))
         if recent.count > Self.recentEntries { recent.removeFirst(recent.count - Self.recentEntries / 2) }
         if entry.lsn % trimEvery == 0 {
@@ -81,14 +113,26 @@ public final class ShardStore {
         }
     }
 
-    /// A replica applies the primary's next entry: the same statements, the same log row.
+    /// A replica applies the primary's next entry: the same row changes, the same log row.
+    /// Any conflict with this copy's rows throws `diverged` (`StoreError.isDivergence`): the
+    /// copies differ and this one needs a snapshot. On any failure the open transaction is
+    /// rolled back, so the store stays as last committed.
     public func apply(_ entry: LogEntry) throws(StoreError) {
         guard entry.lsn == lastLSN + 1 else {
             throw StoreError(code: -3, message: "shard \(shard): entry \(entry.lsn) does not follow \(lastLSN)")
         }
-        try db.beginIfNeeded()
-        for statement in entry.statements { try db.run(statement.sql, arguments: statement.args) }
-        try appendLog(entry)
+        guard recorder == nil else {
+            throw StoreError(code: -1, message: "shard \(shard): an entry cannot join a transaction with local writes")
+        }
+        do {
+            try db.beginIfNeeded()
+            try RowChanges.check(entry.changeset, against: shapes)
+            try RowChanges.apply(entry.changeset, to: db)
+            try appendLog(entry)
+        } catch {
+            rollback()
+            throw StoreError(code: error.code, message: "shard \(shard), entry \(entry.lsn): \(error.message)")
+        }
         lastLSN = entry.lsn
         lastTerm = entry.term
     }
@@ -104,6 +148,14 @@ public final class ShardStore {
     private var recent: [(lsn: Int64, term: Int64, bytes: [UInt8])] = []
     static let recentEntries = 1_024
 
+    /// The oldest entry the log can ship: its oldest row's, unless that row is the marker
+    /// schema 3 left (an empty entry: the position of a statement log, without its content).
+    private func firstShippableLSN() throws(StoreError) -> Int64? {
+        guard let row = try db.queryOne("SELECT lsn, length(entry) FROM shard_log ORDER BY lsn LIMIT 1") else { return nil }
+        let lsn = row.int(0) ?? 0
+        return (row.int(1) ?? 0) == 0 ? lsn + 1 : lsn
+    }
+
     /// The encoded entries (after, through], oldest first, from memory when the newest ones
     /// are asked for (the usual case) or else from the log; nil when the log no longer reaches back.
     public func encodedEntries(after lsn: Int64, through: Int64) throws(StoreError) -> [(lsn: Int64, term: Int64, bytes: [UInt8])]? {
@@ -114,18 +166,17 @@ public final class ShardStore {
             let end = Int(through - first.lsn)
             if end < recent.count { return Array(recent[start...end]) }
         }
-        let first = try db.queryOne("SELECT min(lsn) FROM shard_log")?.int(0) ?? 0
-        guard first <= lsn + 1 else { return nil }
-        return try db.query("SELECT lsn, term, entry FROM shard_log WHERE lsn>? AND lsn<=? ORDER BY lsn", .int(lsn), .int(through))
-            .map { row in (row.int(0) ?? 0, row.int(1) ?? 0, row.blob(2) ?? []) }
+        guard let first = try firstShippableLSN(), first <= lsn + 1 else { return nil }
+        let rows = try db.query("SELECT lsn, term, entry FROM shard_log WHERE lsn>? AND lsn<=? ORDER BY lsn", .int(lsn), .int(through))
+            .map { row in (lsn: row.int(0) ?? 0, term: row.int(1) ?? 0, bytes: row.blob(2) ?? []) }
+        return rows.count == Int(through - lsn) ? rows : nil
     }
 
     /// Entries after `lsn`, oldest first, at most `limit`; nil when the log no longer reaches
     /// back that far (the replica needs a snapshot).
     public func entries(after lsn: Int64, limit: Int) throws(StoreError) -> [LogEntry]? {
         guard lsn < lastLSN else { return [] }
-        let first = try db.queryOne("SELECT min(lsn) FROM shard_log")?.int(0) ?? 0
-        guard first <= lsn + 1 else { return nil }
+        guard let first = try firstShippableLSN(), first <= lsn + 1 else { return nil }
         return try db.query("SELECT entry FROM shard_log WHERE lsn>? ORDER BY lsn LIMIT ?", .int(lsn), .int(Int64(limit)))
             .compactMap { row in row.blob(0).flatMap { try? LogEntry.decode($0) } }
     }
