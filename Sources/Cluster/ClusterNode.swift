@@ -53,6 +53,7 @@ public final class ClusterNode {
     public private(set) var router: ClusterRouter!
     public private(set) var directory: Directory!
     public private(set) var replicator: Replicator!
+    private var dispatch: PeerDispatch!
     /// Called when this node has left and handed over every shard (or gave up waiting).
     public var onLeft: (() -> Void)?
     private var leaving = false
@@ -95,13 +96,27 @@ public final class ClusterNode {
         // of its preference list holds it (empty), the first leads it (epoch 0).
         var founding = Placement(nodes: [], shardCount: settings.shardCount, replication: settings.replication)
         for f in settings.founders.map(\.id).sorted() { founding = founding.adding(f) }
-        replicator = try Replicator(me: settings.me, loop: loop, files: files, service: service, peer: peer, workers: workers,
-                                    cluster: self, initial: { shard in
+        // Shard files are created and migrated on the workers (`files.open`), never on the loop;
+        // snapshots are made, read, written and installed there too.
+        files.runner = PoolRunner(pool: workers)
+        let store = try ConfigStore(path: files.directory + "/cluster.db", durability: files.durability)
+        replicator = try Replicator(me: settings.me, loop: loop, files: files, service: service, peer: peer, store: store,
+                                    view: { [unowned self] in view }, initial: { shard in
                                         let list = founding.preferenceList(shard: shard)
                                         return ShardConfig(epoch: 0, primary: list.first ?? "", isr: list)
                                     }, log: log)
         router = ClusterRouter(me: settings.me, loop: loop, service: service, shardMap: shardMap, peer: peer, routes: replicator)
+        dispatch = PeerDispatch(replicator: replicator, router: router, directory: directory)
         wire()
+    }
+
+    /// The node's worker threads, for the shard files' slow disk work.
+    private final class PoolRunner: SlowWorkRunner {
+        let pool: WorkerPool
+        init(pool: WorkerPool) { self.pool = pool }
+        func run<T: Sendable>(_ work: @escaping @Sendable () -> T, done: @escaping (T) -> Void) -> Bool {
+            pool.submit(work, done: done)
+        }
     }
 
     private func wire() {
@@ -112,26 +127,9 @@ public final class ClusterNode {
             replicator.peerUp(node)
         }
         peer.onRefusedLog = { [unowned self] line in log("peer refused: \(line)") }  // rate-limited (RateLimitedLog)
-        peer.onMessage = { [unowned self] from, operation, payload in
-            switch ClusterOp(rawValue: operation) {
-            case .pushEvent: directory.received(pushEvent: payload)
-            case .presence: directory.received(presence: payload, from: from)
-            case .directorySnapshot: directory.received(snapshot: payload, from: from)
-            case .logout: directory.received(logout: payload)
-            case .register: replicator.received(register: payload, from: from)
-            default: break
-            }
-        }
+        peer.onMessage = { [unowned self] from, operation, payload in dispatch.message(from: from, operation: operation, payload: payload) }
         peer.onRequest = { [unowned self] from, operation, payload, respond in
-            switch ClusterOp(rawValue: operation) {
-            case .append: replicator.answerAppend(payload, from: from, respond: respond)
-            case .snapshotOffer: replicator.answerSnapshotOffer(payload, from: from, respond: respond)
-            case .snapshotBegin: replicator.answerSnapshotBegin(payload, from: from, respond: respond)
-            case .snapshotChunk: replicator.answerSnapshotChunk(payload, from: from, respond: respond)
-            case .snapshotDone: respond(replicator.answerSnapshotDone(payload, from: from))
-            case .holdQuery: respond(replicator.answerHoldQuery(payload, from: from))
-            default: router.serve(operation: operation, payload: payload, respond: respond)
-            }
+            dispatch.request(from: from, operation: operation, payload: payload, respond: respond)
         }
     }
 

@@ -4,10 +4,10 @@ import Store
 /// The node's durable replication state, in `cluster.db` beside the shard files: its acceptor
 /// slots for every shard's configuration register, the configs it knows committed, and its
 /// ballot counter. An acceptor answers only after its slot is committed here.
-final class ConfigStore {
+public final class ConfigStore {
     let db: Database
 
-    init(path: String, durability: Durability) throws(StoreError) {
+    public init(path: String, durability: Durability) throws(StoreError) {
         db = try Database(path: path, durability: durability)
         try db.execute("""
             CREATE TABLE IF NOT EXISTS slots(shard INTEGER PRIMARY KEY, promised_counter INTEGER NOT NULL,

@@ -23,14 +23,14 @@ public final class Replicator: ReplicationGate, ShardRoutes {
     static let beginTimeoutMs: Int64 = 120_000
 
     let me: String
-    let loop: EventLoop
+    let loop: Timers
     let files: ShardFiles
     let service: ShardService
-    let peer: PeerTransport
-    let workers: WorkerPool
+    let peer: PeerMessenger
     let store: ConfigStore
     let log: (String) -> Void
-    unowned let cluster: ClusterNode
+    /// The membership as gossip shows it now (the node's `ClusterView`).
+    let view: () -> ClusterView
     public private(set) var core: ReplicaCore
 
     /// Each shard's node order for the current ring: its preference list, then the other ring
@@ -54,35 +54,25 @@ public final class Replicator: ReplicationGate, ShardRoutes {
     /// changed (the core acted, or membership changed): a cached status older than it is stale.
     public private(set) var changes: UInt64 = 0
 
-    init(me: String, loop: EventLoop, files: ShardFiles, service: ShardService, peer: PeerTransport, workers: WorkerPool,
-         cluster: ClusterNode, initial: @escaping (Int) -> ShardConfig, log: @escaping (String) -> Void) throws {
+    /// `files.runner` does the slow disk work (the node's worker threads; inline in a
+    /// simulation); `store` is the node's `cluster.db`.
+    public init(me: String, loop: Timers, files: ShardFiles, service: ShardService, peer: PeerMessenger, store: ConfigStore,
+                view: @escaping () -> ClusterView, initial: @escaping (Int) -> ShardConfig, log: @escaping (String) -> Void) throws {
         self.me = me
         self.loop = loop
         self.files = files
         self.service = service
         self.peer = peer
-        self.workers = workers
-        self.cluster = cluster
+        self.store = store
+        self.view = view
         self.log = log
-        store = try ConfigStore(path: files.directory + "/cluster.db", durability: files.durability)
-        let view = cluster.view
-        core = ReplicaCore(me: me, shardCount: view.shardCount, replication: view.replication, initial: initial,
+        let shape = view()
+        core = ReplicaCore(me: me, shardCount: shape.shardCount, replication: shape.replication, initial: initial,
                            acceptor: try store.loadAcceptor(), known: try store.loadKnown(),
                            ballotCounter: try store.loadBallotCounter(), logHead: { _ in 0 })
         core.logHead = { [files] shard in files.exists(shard: shard) ? ((try? files.store(shard).lastLSN) ?? 0) : 0 }
-        // Shard files are created and migrated on the workers (`files.open`), never on the loop.
-        files.runner = PoolRunner(pool: workers)
         files.mayCreate = { [unowned self] shard in core.leads(shard) }
         service.gate = self
-    }
-
-    /// The node's worker threads, for the shard files' slow disk work.
-    private final class PoolRunner: SlowWorkRunner {
-        let pool: WorkerPool
-        init(pool: WorkerPool) { self.pool = pool }
-        func run<T: Sendable>(_ work: @escaping @Sendable () -> T, done: @escaping (T) -> Void) -> Bool {
-            pool.submit(work, done: done)
-        }
     }
 
     /// A founder not heard from yet counts as alive this long after start: nodes of a new
@@ -101,7 +91,7 @@ public final class Replicator: ReplicationGate, ShardRoutes {
     /// messages (proposers retry, and every node resends its table every 2 s).
     static let maxEarlyRegisterMessages = 10_000
 
-    func start() {
+    public func start() {
         startedAtMs = loop.monotonicMs
         let shards = files.shardsOnDisk()
         var left = shards.count
@@ -150,9 +140,9 @@ public final class Replicator: ReplicationGate, ShardRoutes {
 
     // MARK: Membership and time
 
-    func membershipChanged() {
+    public func membershipChanged() {
         changes &+= 1
-        let view = cluster.view
+        let view = self.view()
         if view.ring != ordersFor { rebuildOrders(view) }
         var alive = Set(view.nodes.values.filter { $0.status.isInCluster }.map(\.id))
         heardFrom.formUnion(alive)
@@ -183,13 +173,13 @@ public final class Replicator: ReplicationGate, ShardRoutes {
             ticks += 1
             // Anti-entropy: a node that missed a `learn` (a dropped connection) hears the
             // config from a random peer within a few seconds.
-            if ticks % Self.tableEveryTicks == 0, let node = cluster.view.liveNodes(except: me).randomElement() { peerUp(node) }
+            if ticks % Self.tableEveryTicks == 0, let node = view().liveNodes(except: me).randomElement() { peerUp(node) }
             scheduleTick()
         }
     }
 
     /// A peer connection came up: tell it every config we know committed.
-    func peerUp(_ node: String) {
+    public func peerUp(_ node: String) {
         let table = core.table()
         guard !table.isEmpty else { return }
         peer.send(node, operation: ClusterOp.register.rawValue, payload: ReplicaCodec.encode(.table(table)))
@@ -217,7 +207,7 @@ public final class Replicator: ReplicationGate, ShardRoutes {
             case .broadcast(let message):
                 let payload = ReplicaCodec.encode(message)
                 // Leaving nodes too: they wait to learn that nobody counts on their copies.
-                let view = cluster.view
+                let view = self.view()
                 for node in view.nodes.values where node.id != me && node.meta != nil && node.status != .dead {
                     peer.send(node.id, operation: ClusterOp.register.rawValue, payload: payload)
                 }

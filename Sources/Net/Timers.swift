@@ -14,14 +14,3 @@ public protocol Timers: AnyObject {
 }
 
 extension EventLoop: Timers {}
-
-/// Slow work off the shell's thread, its result back on it: the node's `WorkerPool`, or a
-/// simulation that runs the work at once and reports it later.
-public protocol BackgroundWork: AnyObject {
-    /// Runs `work` elsewhere, then `done(result)` on the caller's thread. False (and `done` is
-    /// never called) when the work cannot be taken now.
-    @discardableResult
-    func submit<T: Sendable>(_ work: @escaping @Sendable () -> T, done: @escaping (T) -> Void) -> Bool
-}
-
-extension WorkerPool: BackgroundWork {}
