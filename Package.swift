@@ -22,9 +22,10 @@ let package = Package(
         .target(name: "Ring"),
         .target(name: "Gossip", dependencies: ["Hashing"]),
         .target(name: "Simulation", dependencies: ["Gossip", "Hashing"]),
-        // Whole clusters' replication in one process from a seed: the real ReplicaCore in a
-        // simulated shell, network, disk and clock, with faults and a checker.
-        .target(name: "ReplicationSim", dependencies: ["Replication", "Simulation", "Gossip", "Hashing"]),
+        // Whole clusters in one process from a seed: the production shells (shard service,
+        // replication, router) over a simulated network, disk and clock, with faults and a checker.
+        .target(name: "ReplicationSim", dependencies: ["Replication", "Simulation", "Gossip", "Hashing", "Cluster", "Chat",
+                                                       "Store", "Ring", "Peer", "Net", "CSystem"]),
         // Runs many seeds of it (scripts/simulate), or replays one.
         .executableTarget(name: "RelaySim", dependencies: ["ReplicationSim"]),
         .target(name: "Wire", dependencies: ["Hashing"]),

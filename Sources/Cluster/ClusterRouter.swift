@@ -29,6 +29,8 @@ public final class ClusterRouter: ShardRouter {
     let peer: PeerMessenger
     /// Who leads each shard, as replication sees it (the node's `Replicator`).
     unowned let routes: ShardRoutes
+    /// Requests tried again because their shard had no primary that could take them.
+    public private(set) var retries = 0
 
     public init(me: String, loop: Timers, service: ShardService, shardMap: ShardMap, peer: PeerMessenger, routes: ShardRoutes) {
         self.me = me
@@ -50,6 +52,7 @@ public final class ClusterRouter: ShardRouter {
             guard loop.monotonicMs + Self.retryDelayMs < deadline else {
                 return reply(.failure(.unavailable(why, retryAfterMs: Self.clientRetryAfterMs)))
             }
+            retries += 1
             loop.schedule(afterMs: Self.retryDelayMs) { [weak self] in self?.attempt(op, deadline: deadline, reply: reply) }
         }
         guard let primary = routes.route(shard) else {

@@ -17,6 +17,14 @@ public struct ClusterView: Sendable {
         public var status: MemberStatus
         public var incarnation: UInt64
         public var meta: NodeMeta?
+
+        public init(id: String, gossip: String, status: MemberStatus, incarnation: UInt64, meta: NodeMeta?) {
+            self.id = id
+            self.gossip = gossip
+            self.status = status
+            self.incarnation = incarnation
+            self.meta = meta
+        }
     }
 
     public let shardCount: Int

@@ -30,7 +30,7 @@ public final class ConfigStore {
         return ConfigAcceptor(slots)
     }
 
-    func loadKnown() throws(StoreError) -> [Int: ShardConfig] {
+    public func loadKnown() throws(StoreError) -> [Int: ShardConfig] {
         var known: [Int: ShardConfig] = [:]
         for row in try db.query("SELECT shard, epoch, primary_node, isr FROM known") {
             known[Int(row.int(0) ?? 0)] = ShardConfig(epoch: row.int(1) ?? 0, primary: row.text(2) ?? "", isr: Self.split(row.text(3) ?? ""))

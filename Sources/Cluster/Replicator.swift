@@ -11,6 +11,17 @@ import Store
 /// register's messages (after persisting to `cluster.db`), appends of log entries read from
 /// the shard files, snapshot transfers, releasing or failing the shard service's waiting
 /// replies. As a follower it checks and applies appends; it retires copies nobody needs.
+/// What a checker watches the replication shell do (the simulation checks each release and
+/// commit as it happens).
+public protocol ReplicatorObserver: AnyObject {
+    /// The replies up to `through` are about to be released under `config`.
+    func released(shard: Int, through: Int64, config: ShardConfig)
+    /// A config was learned as committed (and persisted).
+    func committed(shard: Int, config: ShardConfig)
+    func steppedDown(shard: Int)
+    func installedSnapshot(shard: Int, from: String)
+}
+
 public final class Replicator: ReplicationGate, ShardRoutes {
     static let tickMs: Int64 = 100
     static let tableEveryTicks = 20
@@ -50,9 +61,14 @@ public final class Replicator: ReplicationGate, ShardRoutes {
     public private(set) var snapshotsReceived = 0
     public private(set) var snapshotsSent = 0
     public private(set) var retired = 0
+    /// Appends refused because a snapshot of their shard was being installed (the primary
+    /// sends them again once it is).
+    public private(set) var refusedWhileInstalling = 0
     /// Rises whenever the shards' configurations or this node's part in them may have
     /// changed (the core acted, or membership changed): a cached status older than it is stale.
     public private(set) var changes: UInt64 = 0
+    /// Told of the decisions a checker holds to account (the simulation's); nil in a node.
+    public weak var observer: ReplicatorObserver?
 
     /// `files.runner` does the slow disk work (the node's worker threads; inline in a
     /// simulation); `store` is the node's `cluster.db`.
@@ -173,7 +189,11 @@ public final class Replicator: ReplicationGate, ShardRoutes {
             ticks += 1
             // Anti-entropy: a node that missed a `learn` (a dropped connection) hears the
             // config from a random peer within a few seconds.
-            if ticks % Self.tableEveryTicks == 0, let node = view().liveNodes(except: me).randomElement() { peerUp(node) }
+            if ticks % Self.tableEveryTicks == 0 {
+                // Each live peer in turn (no system randomness: a simulated run replays).
+                let live = view().liveNodes(except: me)
+                if !live.isEmpty { peerUp(live[(ticks / Self.tableEveryTicks) % live.count]) }
+            }
             scheduleTick()
         }
     }
@@ -208,7 +228,7 @@ public final class Replicator: ReplicationGate, ShardRoutes {
                 let payload = ReplicaCodec.encode(message)
                 // Leaving nodes too: they wait to learn that nobody counts on their copies.
                 let view = self.view()
-                for node in view.nodes.values where node.id != me && node.meta != nil && node.status != .dead {
+                for node in view.nodes.values.sorted(by: { $0.id < $1.id }) where node.id != me && node.meta != nil && node.status != .dead {
                     peer.send(node.id, operation: ClusterOp.register.rawValue, payload: payload)
                 }
             case .ship(let shard, let to, let after, let through, let epoch, let generation):
@@ -216,8 +236,10 @@ public final class Replicator: ReplicationGate, ShardRoutes {
             case .snapshot(let shard, let to, let epoch, let generation):
                 offerSnapshot(shard, to: to, epoch: epoch, generation: generation)
             case .release(let shard, let through):
+                observer?.released(shard: shard, through: through, config: core.config(shard))
                 service.release(shard: shard, through: through)
             case .stepDown(let shard):
+                observer?.steppedDown(shard: shard)
                 service.abandon(shard: shard)
             case .startLeading(let shard):
                 service.startedLeading(shard: shard)
@@ -225,6 +247,7 @@ public final class Replicator: ReplicationGate, ShardRoutes {
                 guard persist({ () throws(StoreError) in try store.saveSlot(shard, slot) }) else { return }
             case .persistKnown(let shard, let config):
                 guard persist({ () throws(StoreError) in try store.saveKnown(shard, config) }) else { return }
+                observer?.committed(shard: shard, config: config)
             case .persistBallot(let counter):
                 guard persist({ () throws(StoreError) in try store.saveBallotCounter(counter) }) else { return }
             case .log(let text):
@@ -314,6 +337,11 @@ public final class Replicator: ReplicationGate, ShardRoutes {
 
     // MARK: Following
 
+    private func refuseWhileInstalling(_ respond: (Result<[UInt8], PeerHandlerError>) -> Void) {
+        refusedWhileInstalling += 1
+        respond(.failure("installing a snapshot"))
+    }
+
     /// Whether entries (or a snapshot) written under `epoch` may be taken; a newer epoch may
     /// make this node step down first.
     private func admit(_ shard: Int, epoch: Int64, from node: String) -> Bool {
@@ -328,7 +356,7 @@ public final class Replicator: ReplicationGate, ShardRoutes {
         guard let append = try? ReplicaWire.decodeAppend(payload, maxShard: core.shardCount) else { return respond(.failure("malformed append")) }
         let shard = append.shard
         guard admit(shard, epoch: append.epoch, from: node) else { return respond(.success(refusal(shard))) }
-        guard !installing.contains(shard) else { return respond(.failure("installing a snapshot")) }
+        guard !installing.contains(shard) else { return refuseWhileInstalling(respond) }
         appendsTaken[shard, default: 0] &+= 1
         if files.isOpen(shard) || !(files.exists(shard: shard) || files.isOpening(shard)) {
             return follow(append, from: node, store: files.isOpen(shard) ? try? files.store(shard) : nil, respond: respond)
@@ -337,7 +365,7 @@ public final class Replicator: ReplicationGate, ShardRoutes {
         files.open(shard, create: false) { [weak self] result in
             guard let self else { return }
             guard case .success(let store) = result else { return respond(.failure("shard \(shard) cannot be opened")) }
-            guard !installing.contains(shard) else { return respond(.failure("installing a snapshot")) }
+            guard !installing.contains(shard) else { return refuseWhileInstalling(respond) }
             follow(append, from: node, store: store, respond: respond)
         }
     }
@@ -365,7 +393,7 @@ public final class Replicator: ReplicationGate, ShardRoutes {
                 return files.open(shard, create: true) { [weak self] result in
                     guard let self else { return }
                     guard case .success(let store) = result else { return respond(.failure("shard \(shard) cannot be created")) }
-                    guard !installing.contains(shard) else { return respond(.failure("installing a snapshot")) }
+                    guard !installing.contains(shard) else { return refuseWhileInstalling(respond) }
                     follow(append, from: node, store: store, respond: respond)
                 }
             }
@@ -408,6 +436,7 @@ public final class Replicator: ReplicationGate, ShardRoutes {
             guard let store else { return respond(.failure("snapshot transfer failed")) }
             snapshotsReceived += 1
             log("shard \(shard): installed a snapshot from \(node) through entry \(store.lastLSN)")
+            observer?.installedSnapshot(shard: shard, from: node)
             respond(.success(ReplicaWire.encode(.ack(lsn: store.lastLSN))))
         }
     }

@@ -7,7 +7,7 @@ import ReplicationSim
 
 // relay-sim: runs the replication simulation for many seeds, or replays one.
 //
-//   relay-sim --seeds 1-500 [--quick|--full]     every seed in the range; failures reported
+//   relay-sim --seeds 1-500 [--quick|--full] [--jobs N]   every seed in the range (N at once)
 //   relay-sim --seed 42 [--quick|--full] --verbose   one seed, with every node's log
 //
 // Exit status 1 when a seed fails. Each failure prints its seed, the violations, the
@@ -18,10 +18,12 @@ struct Options {
     var through: UInt64 = 100
     var profile = SimSettings.Profile.full
     var verbose = false
+    /// Seeds run at once on this many threads (each run is single-threaded).
+    var jobs = 1
 }
 
 func usage() -> Never {
-    print("usage: relay-sim (--seeds FROM-TO | --seed N) [--quick | --full] [--verbose]")
+    print("usage: relay-sim (--seeds FROM-TO | --seed N) [--quick | --full] [--verbose] [--jobs N]")
     exit(2)
 }
 
@@ -45,6 +47,10 @@ func parse(_ args: [String]) -> Options {
         case "--quick": o.profile = .quick
         case "--full": o.profile = .full
         case "--verbose": o.verbose = true
+        case "--jobs":
+            i += 1
+            guard i < args.count, let n = Int(args[i]), n >= 1 else { usage() }
+            o.jobs = n
         default: usage()
         }
         i += 1
@@ -57,8 +63,12 @@ let clock = ContinuousClock()
 let started = clock.now
 var failed: [UInt64] = []
 var simulatedMs: Int64 = 0
-for seed in options.from...options.through {
-    let result = ReplicationSimulation.run(seed: seed, profile: options.profile, verbose: options.verbose)
+let seeds = Array(options.from...options.through)
+let results = options.verbose || options.jobs == 1
+    ? seeds.map { ReplicationSimulation.run(seed: $0, profile: options.profile, verbose: options.verbose) }
+    : ReplicationSimulation.run(seeds: seeds, profile: options.profile, jobs: options.jobs)
+for result in results {
+    let seed = result.seed
     simulatedMs += result.simulatedMs
     if result.passed {
         if options.verbose || options.from == options.through { print(result.summary) }

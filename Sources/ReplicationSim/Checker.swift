@@ -1,4 +1,5 @@
 import Replication
+import Store
 
 /// The end of a run: heal everything, let the cluster settle, write once more to every shard,
 /// then hold the final state to the invariants.
@@ -10,7 +11,7 @@ extension ReplicationSimulation {
         var best = initialConfig(shard)
         for node in nodes {
             guard let c = node.process?.core.config(shard) else {
-                if let known = node.disk.known[shard], known.epoch > best.epoch { best = known }
+                if let known = try? node.disk.config.loadKnown()[shard], known.epoch > best.epoch { best = known }
                 continue
             }
             if c.epoch > best.epoch { best = c }
@@ -31,18 +32,38 @@ extension ReplicationSimulation {
         nodes.compactMap { node in node.process.map { $0.core.leads(shard) } == true ? node.name : nil }
     }
 
-    /// The node's copy of the shard (its durable log and state).
-    public func copy(of shard: Int, on node: String) -> ShardCopy { nodes[indexOf[node]!].disk.shards[shard] }
+    /// The node's copy of the shard as its disk holds it (committed state; a running node's
+    /// open transaction is not visible at a turn's end).
+    public func copy(of shard: Int, on node: String) -> ShardView { shardView(shard, on: node) }
+
+    /// The node's last log entry for the shard (0: it holds no copy).
+    func lastLSN(of shard: Int, on node: String) -> Int64 { logPosition(shard, on: node).lastLSN }
+
+    /// Where the node's log of the shard stands, and the term of any entry it still holds.
+    func logPosition(_ shard: Int, on node: String) -> (lastLSN: Int64, term: (Int64) -> Int64?) {
+        let files = nodes[indexOf[node]!].disk.files
+        guard files.exists(shard: shard), let store = try? files.store(shard) else { return (0, { $0 == 0 ? 0 : nil }) }
+        return (store.lastLSN, { lsn in (try? store.term(at: lsn)) ?? nil })
+    }
+
+    func shardView(_ shard: Int, on node: String) -> ShardView {
+        let files = nodes[indexOf[node]!].disk.files
+        guard files.exists(shard: shard), let store = try? files.store(shard),
+              let view = try? ShardView.read(store, conversation: { [unowned self] in conversationNumber($0) }) else { return ShardView() }
+        return view
+    }
 
     /// The node's replica core (nil while it is crashed).
     public func core(of node: String) -> ReplicaCore? { nodes[indexOf[node]!].process?.core }
 
     public func isCrashed(_ node: String) -> Bool { nodes[indexOf[node]!].isCrashed }
 
-    /// Changes a node's stored copy behind the protocol's back: for tests that show the
-    /// checker notices a broken state.
-    func tamper(shard: Int, on node: String, _ change: (inout ShardCopy) -> Void) {
-        change(&nodes[indexOf[node]!].disk.shards[shard])
+    /// Changes a node's stored copy behind the protocol's back, with SQL on its database: for
+    /// tests that show the checker notices a broken state.
+    func tamper(shard: Int, on node: String, _ sql: String) {
+        let files = nodes[indexOf[node]!].disk.files
+        guard let store = try? files.store(shard) else { return }
+        try? store.db.execute(sql)
     }
 
     public func index(of node: String) -> Int { indexOf[node]! }
@@ -60,17 +81,17 @@ extension ReplicationSimulation {
             guard let primary = servingPrimary(shard), let p = nodes[indexOf[primary]!].process else {
                 return "shard \(shard): no serving primary (newest \(config), leaders: \(leaders(shard)))"
             }
-            let last = copy(of: shard, on: primary).lastLSN
+            let last = lastLSN(of: shard, on: primary)
             if p.core.released(shard) < last { return "shard \(shard): \(primary) released \(p.core.released(shard)) of \(last)" }
             for node in nodes {
                 if let kind = node.process?.core.proposing(shard) { return "shard \(shard): \(node.name) is proposing \(kind)" }
             }
-            let preferred = Array(orders[shard].prefix(settings.replication))
+            let preferred = self.preferred(shard)
             guard config.primary == preferred[0], Set(config.isr) == Set(preferred) else {
                 return "shard \(shard): \(config), preference list \(preferred.joined(separator: ","))"
             }
-            for member in config.isr where copy(of: shard, on: member).lastLSN != last {
-                return "shard \(shard): \(member) holds \(copy(of: shard, on: member).lastLSN) of \(last)"
+            for member in config.isr where lastLSN(of: shard, on: member) != last {
+                return "shard \(shard): \(member) holds \(lastLSN(of: shard, on: member)) of \(last)"
             }
         }
         let open = clients.filter { !$0.isDone }
@@ -93,6 +114,7 @@ extension ReplicationSimulation {
         }
         finalRound()
         checkFinalState()
+        for node in nodes { node.process.map(harvest) }
         return violations
     }
 
@@ -153,7 +175,7 @@ extension ReplicationSimulation {
 
     /// One copy on its own: each client_id once per conversation, seqs 1...n without a gap,
     /// the idempotency rows matching the messages.
-    private func checkCopy(_ shard: Int, _ node: String, _ copy: ShardCopy) {
+    private func checkCopy(_ shard: Int, _ node: String, _ copy: ShardView) {
         for id in copy.conversationIDs {
             let c = copy.conversation(id)!
             var seen: [Int: Int64] = [:]
@@ -175,7 +197,7 @@ extension ReplicationSimulation {
         }
     }
 
-    private func firstDifference(_ a: ShardCopy, _ b: ShardCopy) -> String {
+    private func firstDifference(_ a: ShardView, _ b: ShardView) -> String {
         for id in Set(a.conversationIDs + b.conversationIDs).sorted() where a.conversation(id) != b.conversation(id) {
             let x = a.conversation(id), y = b.conversation(id)
             let seqs = Set((x?.messages.keys).map(Array.init) ?? []).union((y?.messages.keys).map(Array.init) ?? []).sorted()

@@ -8,9 +8,14 @@ extension ReplicationSimulation {
         switch fault {
         case .crash(let n):
             guard !nodes[n].isCrashed else { return }
+            if let p = nodes[n].process { harvest(p) }
             stats.crashes += 1
             nodes[n].life += 1
             nodes[n].status = .crashed
+            // kill -9: what was committed stays on the disk, nothing else does; the kernel
+            // closes its sockets, so every request waiting on it fails.
+            nodes[n].disk.files.crash()
+            for other in nodes where other.index != n { other.process?.peer.connectionBroke(with: n) }
         case .restart(let n):
             guard nodes[n].isCrashed else { return }
             restart(n)
@@ -48,12 +53,11 @@ extension ReplicationSimulation {
     }
 
     private func restart(_ n: Int) {
-        boot(n)
         for peer in nodes.indices { linkBroken[n][peer] = false }
         // It joins through a seed and learns the membership at once; its peers see it back
         // after their detection delay. Connections come up both ways: tables are exchanged.
-        oracle.reset(observer: n) { isUp($0) && network.canReach(from: names[n], to: names[$0]) }
-        setMembers(n)
+        oracle.reset(observer: n) { $0 == n || (isUp($0) && network.canReach(from: names[n], to: names[$0])) }
+        boot(n)
         for peer in nodes.indices where peer != n && nodes[peer].isRunning && network.canReach(from: names[n], to: names[peer]) {
             peerUp(n, peer)
             peerUp(peer, n)
@@ -75,8 +79,7 @@ extension ReplicationSimulation {
         }
         for event in kept {
             switch event {
-            case .deliver(_, let life, _, _), .clientArrives(_, let life, _), .routerRetry(_, let life, _, _),
-                 .snapshotTimeout(_, let life, _, _, _, _):
+            case .deliver(_, let life, _, _), .clientArrives(_, let life, _), .timer(_, let life, _):
                 atNode(n, life: life, event)
             default:
                 preconditionFailure("not a node event in a backlog: \(event)")

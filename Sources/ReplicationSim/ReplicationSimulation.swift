@@ -1,16 +1,18 @@
 import Hashing
+import Chat
 import Gossip
 import Replication
+import Ring
 import Simulation
+import Store
 
 /// Something scheduled on the simulation's timeline.
 enum Event {
     // Addressed to one life of a node (lost if it crashed or restarted since).
-    case tick(node: Int, life: Int)
+    /// A timer of the process's shells (`SimTimers`).
+    case timer(node: Int, life: Int, id: UInt64)
     case deliver(to: Int, life: Int, from: Int, NodeMessage)
     case clientArrives(node: Int, life: Int, ClientWrite)
-    case routerRetry(node: Int, life: Int, ClientWrite, deadlineMs: Int64)
-    case snapshotTimeout(node: Int, life: Int, shard: Int, to: Int, id: Int, generation: UInt64)
     // The world around the nodes.
     /// A node redials a peer whose connection dropped.
     case reconnect(from: Int, to: Int, life: Int)
@@ -29,21 +31,25 @@ enum Event {
     }
 }
 
-/// A whole Relay cluster's replication in one process, driven by a seed: N nodes, each the
-/// real `ReplicaCore` inside a shell that mirrors the node's (`Replicator`, `ShardService`,
-/// `ClusterRouter`), simulated shard stores, a simulated network (the gossip simulator's
-/// `NetworkModel`: delay, loss, partitions), a membership oracle standing in for gossip,
-/// clients that send and retry, and faults (crashes, pauses, partitions, loss, slow links).
-/// The same seed replays the same run, event for event; `check()` holds the outcome to the
-/// invariants in `Invariant`.
+/// A whole Relay cluster in one process, driven by a seed: N nodes, each running the
+/// production shells (`ShardService` with the chat rules and the outbox, `Replicator` with its
+/// `ReplicaCore`, `ClusterRouter`, `PeerDispatch`) over a simulated clock (`SimTimers`),
+/// network (`SimPeer` through the gossip simulator's `NetworkModel`: delay, loss, partitions)
+/// and disk (in-memory SQLite shard databases that survive a crash, as committed files do), a
+/// membership oracle standing in for gossip, clients that send and retry, and faults
+/// (crashes, pauses, partitions, loss, slow links). The same seed replays the same run, event
+/// for event; `finish()` holds the outcome to the invariants in `Invariant`.
 public final class ReplicationSimulation {
     public let seed: UInt64
     public let settings: SimSettings
     /// Node names, "n1"..."nN"; a node's index is its position here.
     public let names: [String]
-    /// Each shard's node order (a permutation of all nodes; the first R are its preference list).
-    public let orders: [[String]]
     public internal(set) var nowMs: Int64 = 0
+    /// The simulation's wall clock starts here (a fixed instant, so runs replay).
+    static let epochMs: Int64 = 1_763_700_000_000
+    let shardMap: ShardMap
+    /// Where the founders' placement puts each shard (every node starts from it).
+    let placement: Placement
 
     var nodes: [SimNode] = []
     var network: NetworkModel
@@ -68,14 +74,12 @@ public final class ReplicationSimulation {
     /// linkBroken[a][b]: a's connection to b dropped (it lost a message) and a has not
     /// redialed yet.
     var linkBroken: [[Bool]]
-    var nextSnapshotID = 0
 
     // Independent streams, so that (say) extra client traffic does not change the faults.
     var netRng: SplitMix64
     var clientRng: SplitMix64
     var memberRng: SplitMix64
 
-    let orderIndexes: [[Int]]
     let indexOf: [String: Int]
 
     public init(seed: UInt64, settings: SimSettings, verbose: Bool = false, sink: @escaping (String) -> Void = { print($0) }) {
@@ -85,13 +89,10 @@ public final class ReplicationSimulation {
         let n = settings.nodeCount
         names = (1...n).map { "n\($0)" }
         indexOf = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
-        var placement = SplitMix64(seed: seed ^ 0x0DE7_0000_0000_0003)
-        orderIndexes = (0..<settings.shardCount).map { _ in
-            var order = Array(0..<n)
-            order.shuffle(using: &placement)
-            return order
-        }
-        orders = orderIndexes.map { $0.map { "n\($0 + 1)" } }
+        shardMap = try! ShardMap(shardCount: settings.shardCount)
+        var founding = Placement(nodes: [], shardCount: settings.shardCount, replication: settings.replication)
+        for name in names.sorted() { founding = founding.adding(name) }
+        placement = founding
         network = NetworkModel(defaultLink: settings.link)
         oracle = MembershipOracle(count: n, settings: settings)
         trace = Trace(verbose: verbose, sink: sink)
@@ -101,16 +102,17 @@ public final class ReplicationSimulation {
         netRng = SplitMix64(seed: seed ^ 0x4E37_0000_0000_0004)
         clientRng = SplitMix64(seed: seed ^ 0xC11E_0000_0000_0005)
         memberRng = SplitMix64(seed: seed ^ 0x3E3B_0000_0000_0006)
-        nodes = names.enumerated().map { SimNode(index: $0, name: $1, shardCount: settings.shardCount) }
-        for i in 0..<n { boot(i) }
-        for i in 0..<n { setMembers(i) }
+        let keep = Int64(settings.logKeepEntries ?? Int(ShardStore.defaultLogEntries))
+        nodes = names.enumerated().map { SimNode(index: $0, name: $1, keepLogEntries: keep) }
+        for i in 0..<n { boot(i, start: false) }
+        for node in nodes { node.process?.replicator.start() }
         queue.schedule(.membershipSweep, at: Instant(ms: settings.membershipSweepMs))
         scheduleWorkload()
         for step in FaultPlan.make(seed: seed, settings: settings).steps {
             queue.schedule(.fault(step.fault), at: Instant(ms: step.atMs))
         }
         note(nil, "seed \(seed): \(settings)")
-        for s in 0..<settings.shardCount { note(nil, "shard \(s) order \(orders[s].joined(separator: ","))") }
+        for s in 0..<settings.shardCount { note(nil, "shard \(s) preference list \(preferred(s).joined(separator: ","))") }
     }
 
     // MARK: Running
@@ -143,21 +145,7 @@ public final class ReplicationSimulation {
     private func handle(_ event: Event) {
         stats.events += 1
         switch event {
-        case .tick(let n, let life):
-            guard nodes[n].life == life else { return }
-            if case .running(let p) = nodes[n].status {
-                run(n, p, p.core.tick(nowMs: nowMs))
-                p.ticks += 1
-                // Anti-entropy (`Replicator.tableEveryTicks`): a node that missed a `learn`
-                // hears the config from a random peer within a few seconds.
-                if p.ticks % settings.tableEveryTicks == 0 {
-                    let peers = oracle.alive(seenBy: n).filter { $0 != n }
-                    if !peers.isEmpty { peerUp(n, peers[memberRng.below(peers.count)]) }
-                }
-            }
-            schedule(.tick(node: n, life: life), afterMs: settings.tickIntervalMs)
-        case .deliver(let n, let life, _, _), .clientArrives(let n, let life, _), .routerRetry(let n, let life, _, _),
-             .snapshotTimeout(let n, let life, _, _, _, _):
+        case .timer(let n, let life, _), .deliver(let n, let life, _, _), .clientArrives(let n, let life, _):
             atNode(n, life: life, event)
         case .reconnect(let from, let to, let life):
             reconnect(from, to, life: life)
@@ -195,28 +183,27 @@ public final class ReplicationSimulation {
 
     private func process(_ n: Int, _ p: NodeProcess, _ event: Event) {
         switch event {
+        case .timer(_, _, let id):
+            p.timers.fire(id)
         case .deliver(_, _, let from, let message):
             receive(n, p, from: from, message)
         case .clientArrives(_, _, let write):
-            routerAttempt(n, p, write, deadlineMs: nowMs + settings.routerRetryBudgetMs)
-        case .routerRetry(_, _, let write, let deadline):
-            routerAttempt(n, p, write, deadlineMs: deadline)
-        case .snapshotTimeout(_, _, let shard, let to, let id, let generation):
-            let key = "\(shard)/\(to)"
-            guard p.snapshotsOut[key] == id else { return }
-            p.snapshotsOut[key] = nil
-            note(n, "shard \(shard): the snapshot for \(names[to]) got no answer in time")
-            p.core.onSnapshotFailed(shard: shard, to: names[to], generation: generation)
+            clientArrived(n, p, write)
         default:
             preconditionFailure("not a node event: \(event)")
         }
     }
 
+    /// Rounds of group commit per turn at most (as `ShardService.commitAll`, repeated while it
+    /// says writes are still waiting).
+    static let maxCommitRoundsPerTurn = 8
+
     /// The end of a loop turn (one simulated millisecond): every running node commits its
     /// open transactions and answers or holds the replies that waited for them.
     private func endOfTurn() {
         for node in nodes {
-            if case .running(let p) = node.status, p.dirty { commitTurn(node.index, p) }
+            guard case .running(let p) = node.status else { continue }
+            for _ in 0..<Self.maxCommitRoundsPerTurn where p.service.commitAll() {}
         }
     }
 
@@ -238,6 +225,13 @@ public final class ReplicationSimulation {
         stats.messagesSent += 1
         guard !nodes[to].isCrashed, let delay = network.transit(from: names[from], to: names[to], rng: &netRng) else {
             stats.messagesLost += 1
+            // The TCP connection that carried it broke: the requests waiting on it fail
+            // (`PeerError.closed`), on the requester's side.
+            if case .response = message {
+                nodes[to].process?.peer.connectionBroke(with: from)
+            } else {
+                nodes[from].process?.peer.connectionBroke(with: to)
+            }
             if !linkBroken[from][to] {
                 linkBroken[from][to] = true
                 schedule(.reconnect(from: from, to: to, life: nodes[from].life),
@@ -292,27 +286,35 @@ public final class ReplicationSimulation {
     /// The trace's last lines, oldest first.
     public var traceTail: [String] { trace.tail }
 
-    // MARK: Placement
+    // MARK: Placement and conversations
 
-    /// The shard a conversation lives on: a fixed hash, the same on every node.
-    public func shard(of conversation: Int) -> Int {
-        var z = UInt64(bitPattern: Int64(conversation)) &+ 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return Int((z ^ (z >> 31)) % UInt64(settings.shardCount))
-    }
+    /// The shard a conversation lives on (the real `ShardMap`).
+    public func shard(of conversation: Int) -> Int { shardMap.shard(for: .conversation(conversationID(conversation))) }
 
-    /// A conversation id on the given shard, at or above `from`.
+    /// A conversation on the given shard, at or above `from`.
     public func conversation(onShard shard: Int, from: Int = 1_000_000) -> Int {
         var c = from
         while self.shard(of: c) != shard { c += 1 }
         return c
     }
 
+    /// Conversation `c` is the direct chat of users `ua<c>` and `ub<c>`.
+    public func conversationID(_ c: Int) -> String { "dm:ua\(c):ub\(c)" }
+    func conversationMembers(_ c: Int) -> (String, String) { ("ua\(c)", "ub\(c)") }
+
+    /// The simulation's number of a stored conversation id (nil: not one of its chats).
+    func conversationNumber(_ id: String) -> Int? {
+        guard id.hasPrefix("dm:ua"), let colon = id.dropFirst(5).firstIndex(of: ":") else { return nil }
+        return Int(id[id.index(id.startIndex, offsetBy: 5)..<colon])
+    }
+
+    /// The shard's preference list: where the founders' placement puts it.
+    public func preferred(_ shard: Int) -> [String] { placement.preferenceList(shard: shard) }
+
     /// The epoch-0 config every node starts from: the founders hold every shard, empty.
     func initialConfig(_ shard: Int) -> ShardConfig {
-        let order = orders[shard]
-        return ShardConfig(epoch: 0, primary: order[0], isr: Array(order.prefix(settings.replication)))
+        let list = preferred(shard)
+        return ShardConfig(epoch: 0, primary: list.first ?? "", isr: list)
     }
 }
 
@@ -324,7 +326,6 @@ public struct SimStats: Sendable, CustomStringConvertible {
     public var messagesSent = 0
     public var messagesLost = 0
     public var appendsApplied = 0
-    public var snapshotsSent = 0
     public var snapshotsInstalled = 0
     public var crashes = 0
     public var pauses = 0
@@ -336,11 +337,18 @@ public struct SimStats: Sendable, CustomStringConvertible {
     public var acked = 0
     public var gaveUp = 0
     public var violationsNotKept = 0
+    /// Requests a router tried again (no primary could take them yet): the retry path.
+    public var routerRetries = 0
+    /// Appends a follower refused while it installed a snapshot: the `installing` guard.
+    public var refusedWhileInstalling = 0
+    /// Outbox job steps run (direct chats' index writes).
+    public var jobSteps = 0
 
     public var description: String {
         "\(sends) sends, \(acked) acked, \(gaveUp) given up, \(attempts) attempts; \(configsCommitted) configs committed, "
-            + "\(stepDowns) step-downs, \(snapshotsInstalled)/\(snapshotsSent) snapshots installed/sent; "
+            + "\(stepDowns) step-downs, \(snapshotsInstalled) snapshots installed; "
             + "\(crashes) crashes, \(pauses) pauses, \(partitions) partitions; "
+            + "\(routerRetries) router retries, \(refusedWhileInstalling) appends refused while installing, \(jobSteps) job steps; "
             + "\(messagesSent) messages (\(messagesLost) lost), \(events) events"
             + (violationsNotKept > 0 ? "; \(violationsNotKept) more violations not kept" : "")
     }

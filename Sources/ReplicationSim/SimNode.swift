@@ -1,65 +1,53 @@
+import Chat
+import Cluster
+import Net
+import Peer
 import Replication
+import Store
 
-/// What survives a crash: the register's acceptor slots, the configs known committed and
-/// the ballot counter (`cluster.db`), and every shard copy's committed log and state (the
-/// shard files). Written by the `.persist…` actions and by commits, appends and snapshots.
+/// What survives a crash: every shard's committed database and the node's `cluster.db`
+/// (acceptor slots, known configs, ballot counter), all in memory. Written only by the
+/// production code's commits, appends, snapshots and persist actions.
 final class NodeDisk {
-    var slots: [Int: ConfigAcceptor.Slot] = [:]
-    var known: [Int: ShardConfig] = [:]
-    var ballotCounter: Int64 = 0
-    var shards: [ShardCopy]
+    let files: ShardFiles
+    let config: ConfigStore
 
-    init(shardCount: Int) {
-        shards = Array(repeating: ShardCopy(), count: shardCount)
+    init(name: String, keepLogEntries: Int64) {
+        files = ShardFiles(memory: name, keepLogEntries: keepLogEntries)
+        // A memory database: durable for the simulation, which never loses a commit.
+        config = try! ConfigStore(path: ":memory:", durability: .normal)
     }
 }
 
-/// Who waits for a write's answer on a node.
-enum Requester {
-    /// The router of this node, for a client connected here (it retries until `deadlineMs`).
-    case router(ClientWrite, deadlineMs: Int64)
-    /// A peer's router that forwarded the write here.
-    case peer(node: Int, requestID: Int, life: Int)
-}
-
-/// A write's answer, decided when it was sequenced, held until its entry is committed and
-/// then until the replicas hold it (ShardService's `pending` and `waiting`).
-struct HeldReply {
-    var requester: Requester
-    var seq: Int64
-    var write: ClientWrite
-    /// The entry the reply waits for (set when the turn's batch is committed).
-    var lsn: Int64 = 0
-}
-
-/// A running process: everything a crash loses. The replica core, each shard's open
-/// transaction (this loop turn's writes), the replies waiting for commit or release, the
-/// router's forwarded requests, the snapshots being sent.
+/// A running process: the production shells (`ShardService`, `Replicator`, `ClusterRouter`,
+/// `PeerDispatch`) over the simulated clock (`timers`) and network (`peer`). Everything here
+/// is lost by a crash; the disk is not.
 final class NodeProcess {
-    var core: ReplicaCore
-    /// Per shard, the writes of the open transaction, committed at the end of the loop turn.
-    var batches: [[MessageWrite]]
-    /// Per shard, replies waiting for the open transaction to commit.
-    var pending: [[HeldReply]]
-    /// Per shard, replies committed locally and waiting for the replicas, in LSN order.
-    var waiting: [[HeldReply]]
-    var dirty = false
-    /// Ticks since the process started (the anti-entropy table goes out every few).
-    var ticks = 0
-    /// Requests this node's router forwarded, by request id.
-    var forwards: [Int: (write: ClientWrite, deadlineMs: Int64)] = [:]
-    var nextRequestID = 0
-    /// Snapshots sent and not answered, by "shard/node": the transfer's id.
-    var snapshotsOut: [String: Int] = [:]
-    var nextMessageID: Int64
+    let timers: SimTimers
+    let peer: SimPeer
+    let service: ShardService
+    let replicator: Replicator
+    let router: ClusterRouter
+    let dispatch: PeerDispatch
+    /// The membership as this node's gossip would show it (built from the oracle's view).
+    let views: ViewBox
+    /// Kept alive with the process: the shells hold it weakly.
+    var watcher: NodeWatcher?
+    /// Direct chats this process knows exist (the front's `openDirects`).
+    var openChats: Set<Int> = []
 
-    init(core: ReplicaCore, shardCount: Int, messageIDBase: Int64) {
-        self.core = core
-        batches = Array(repeating: [], count: shardCount)
-        pending = Array(repeating: [], count: shardCount)
-        waiting = Array(repeating: [], count: shardCount)
-        nextMessageID = messageIDBase
+    init(timers: SimTimers, peer: SimPeer, service: ShardService, replicator: Replicator, router: ClusterRouter,
+         dispatch: PeerDispatch, views: ViewBox) {
+        self.timers = timers
+        self.peer = peer
+        self.service = service
+        self.replicator = replicator
+        self.router = router
+        self.dispatch = dispatch
+        self.views = views
     }
+
+    var core: ReplicaCore { replicator.core }
 }
 
 /// A node's process state. A paused process keeps everything, and what arrives for it waits
@@ -77,13 +65,11 @@ final class SimNode {
     var status: NodeStatus = .crashed
     /// Raised by every crash and restart: events addressed to an earlier life are lost.
     var life = 0
-    /// Restarts so far (message ids of each life are distinct).
-    var restarts = 0
 
-    init(index: Int, name: String, shardCount: Int) {
+    init(index: Int, name: String, keepLogEntries: Int64) {
         self.index = index
         self.name = name
-        disk = NodeDisk(shardCount: shardCount)
+        disk = NodeDisk(name: name, keepLogEntries: keepLogEntries)
     }
 
     var process: NodeProcess? {

@@ -1,3 +1,5 @@
+import Dispatch
+import Synchronization
 /// The outcome of one seeded run, with what it takes to debug a failure.
 public struct SimResult: Sendable {
     public var seed: UInt64
@@ -40,5 +42,21 @@ extension ReplicationSimulation {
         let violations = sim.finish()
         return SimResult(seed: seed, profile: profile, settings: settings, violations: violations, stats: sim.stats,
                          simulatedMs: sim.nowMs, history: sim.historyReport, traceTail: sim.traceTail)
+    }
+}
+
+extension ReplicationSimulation {
+    /// Runs many seeds on `jobs` threads (each run is single-threaded and shares nothing with
+    /// the others), results in the seeds' order.
+    public static func run(seeds: [UInt64], profile: SimSettings.Profile, jobs: Int) -> [SimResult] {
+        let results = Mutex<[SimResult?]>(Array(repeating: nil, count: seeds.count))
+        let workers = max(1, min(jobs, seeds.count))
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            for i in stride(from: worker, to: seeds.count, by: workers) {
+                let result = run(seed: seeds[i], profile: profile, sink: { _ in })
+                results.withLock { $0[i] = result }
+            }
+        }
+        return results.withLock { $0.map { $0! } }
     }
 }

@@ -30,7 +30,7 @@ final class CheckerTests: XCTestCase {
         let conversation = sim.conversation(onShard: 0)
         _ = acked(sim, 3, to: conversation)
         let primary = try XCTUnwrap(sim.servingPrimary(0))
-        sim.tamper(shard: 0, on: primary) { $0.forget(conversation: conversation, seq: 2) }
+        sim.tamper(shard: 0, on: primary, "DELETE FROM messages WHERE conversation_id='\(sim.conversationID(conversation))' AND seq=2")
         let found = Set(sim.finish().map(\.invariant))
         XCTAssertTrue(found.contains(.ackedMessageLost), "\(found)")
         XCTAssertTrue(found.contains(.seqGap), "\(found)")
@@ -43,7 +43,7 @@ final class CheckerTests: XCTestCase {
         _ = acked(sim, 3, to: conversation)
         let primary = try XCTUnwrap(sim.servingPrimary(1))
         let follower = try XCTUnwrap(sim.newestConfig(1).isr.first { $0 != primary })
-        sim.tamper(shard: 1, on: follower) { $0.forget(conversation: conversation, seq: 3) }
+        sim.tamper(shard: 1, on: follower, "DELETE FROM messages WHERE conversation_id='\(sim.conversationID(conversation))' AND seq=3")
         let found = sim.finish().map(\.invariant)
         XCTAssertTrue(found.contains(.copiesDiverge), "\(found)")
         XCTAssertFalse(found.contains(.ackedMessageLost), "the primary still has it: \(found)")
@@ -54,10 +54,14 @@ final class CheckerTests: XCTestCase {
         let conversation = sim.conversation(onShard: 2)
         let ids = acked(sim, 2, to: conversation)
         let primary = try XCTUnwrap(sim.servingPrimary(2))
-        sim.tamper(shard: 2, on: primary) { copy in
-            let again = MessageWrite(conversation: conversation, seq: 3, clientID: ids[0] + 1, messageID: 99, sender: "u")
-            copy.append(LogEntry(lsn: copy.lastLSN + 1, term: 1, writes: [again]))
-        }
+        // The same client id stored again at seq 3 (under another sender, which the unique
+        // index on (conversation, sender, client_id) lets through).
+        let id = sim.conversationID(conversation)
+        sim.tamper(shard: 2, on: primary, """
+            INSERT INTO messages(conversation_id, seq, message_id, sender, client_id, ts, kind, body)
+              VALUES('\(id)', 3, 'm_again', 'someone', 'c\(ids[0] + 1)', 0, 'text', 'again');
+            UPDATE conversations SET last_seq=3 WHERE id='\(id)';
+            """)
         let found = sim.finish().map(\.invariant)
         XCTAssertTrue(found.contains(.duplicateMessage), "\(found)")
     }

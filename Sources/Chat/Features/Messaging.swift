@@ -22,6 +22,18 @@ public struct NewMessage: Sendable, Equatable {
     public var attachments: [String]
     public var tip: Tip?
     public var origin: ConnectionRef?
+
+    public init(conversationID: String, sender: String, clientID: String, kind: MessageKind, body: String,
+                attachments: [String], tip: Tip?, origin: ConnectionRef?) {
+        self.conversationID = conversationID
+        self.sender = sender
+        self.clientID = clientID
+        self.kind = kind
+        self.body = body
+        self.attachments = attachments
+        self.tip = tip
+        self.origin = origin
+    }
 }
 
 public struct Ack: Sendable, Equatable {

@@ -90,7 +90,8 @@ public final class OutboxRunner {
 
     /// This node stopped leading the shard: its jobs stop (the new primary resumes them).
     func stop(shard: Int) {
-        for (id, job) in running where job.shard == shard {
+        for id in running.keys.sorted() {
+            guard let job = running[id], job.shard == shard else { continue }
             running[id] = nil
             for waiter in job.waiters { waiter(.failure(.unavailable("shard \(shard) changed primary; retry", retryAfterMs: 0))) }
         }

@@ -11,6 +11,11 @@ public protocol ReplicationGate: AnyObject {
     func serves(_ shard: Int) -> Bool
 }
 
+/// What a checker watches the shard service answer (the simulation records every ack).
+public protocol ShardServiceObserver: AnyObject {
+    func delivered<Op: ShardOperation>(_ op: Op, _ result: Result<Op.Reply, ChatError>, shard: Int)
+}
+
 /// Serves shard operations for the shards this node leads, on the node's event loop: runs
 /// each operation's rule in its shard's open transaction, holds the reply until it may leave
 /// (`GroupCommit`), then carries out the rule's effects (pushes, coalesced receipts, outbox
@@ -27,6 +32,8 @@ public final class ShardService {
     let clock: () -> Int64
     let commits: GroupCommit
     private var coalescer = ReceiptCoalescer()
+    /// Told of every answer that leaves (nil in a node).
+    public weak var observer: ShardServiceObserver?
     /// Outbox jobs this node runs for the shards it leads (set once routing exists).
     public private(set) var outbox: OutboxRunner!
     /// Replication (nil on a node without replicas: a local commit releases the replies).
@@ -83,6 +90,7 @@ public final class ShardService {
         }
         let effects = context.effects, awaitJob = context.replyAfterJob
         commits.hold(store, deliver: { [weak self] in
+            self?.observer?.delivered(op, result, shard: shard)
             guard let self, let awaitJob, case .success = result else {
                 reply(result)
                 self?.carryOut(effects, shard: shard)
