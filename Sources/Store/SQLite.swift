@@ -179,6 +179,10 @@ public final class Database {
 
     /// The first row of a query, if any.
     public func queryOne(_ sql: String, _ args: SQLValue...) throws(StoreError) -> Row? {
+        try queryOne(sql, arguments: args)
+    }
+
+    public func queryOne(_ sql: String, arguments args: [SQLValue]) throws(StoreError) -> Row? {
         let statement = try prepare(sql)
         try statement.bind(args)
         let row = try statement.step() ? statement.row() : nil
