@@ -169,15 +169,16 @@ enum Changeset {
 
     // MARK: Writing
 
+    /// A SQLite varint for `value` (at most 2^56 - 1: 8 groups of 7 bits, high first).
     static func putVarint(_ value: Int, _ out: inout [UInt8]) {
-        var x = UInt64(value)
-        var groups: [UInt8] = [UInt8(x & 0x7F)]
-        x >>= 7
-        while x > 0 {
-            groups.append(UInt8(x & 0x7F) | 0x80)
-            x >>= 7
+        let x = UInt64(value)
+        var shift = 0
+        while shift < 49, x >> UInt64(shift + 7) != 0 { shift += 7 }
+        while shift > 0 {
+            out.append(UInt8(truncatingIfNeeded: x >> UInt64(shift)) & 0x7F | 0x80)
+            shift -= 7
         }
-        out.append(contentsOf: groups.reversed())
+        out.append(UInt8(x & 0x7F))
     }
 
     static func put64(_ v: UInt64, _ out: inout [UInt8]) {

@@ -1,7 +1,7 @@
 import CSystem
 
 /// Applies a primary's changeset to a follower's copy, inside the open transaction, with
-/// statements prepared once per table and shape of change (SQLite's `sqlite3changeset_apply_v2`
+/// statements made once per table and shape of change (and prepared once: `Database` caches them) (SQLite's `sqlite3changeset_apply_v2`
 /// prepares its statements anew at each call: ~150 µs per small entry here, docs/BENCHMARKS.md).
 /// Its rules are `sqlite3changeset_apply_v2`'s with a conflict handler that aborts on any
 /// conflict, and the tests check the two agree:
@@ -14,27 +14,59 @@ import CSystem
 ///   rows in one commit, in either order); if it still fails, "constraint".
 ///
 /// Any conflict throws `diverged`: the copies differ. The caller rolls back.
-struct RowChangeApplier {
+final class RowChangeApplier {
     /// A replicated table's columns, for the statements.
     struct TableInfo {
         var name: String
         var columns: [String]
         var keyColumns: [Int]
+        var primaryKey: [Bool]
+        /// The statements' SQL that depends on the table alone, made once.
+        var insertSQL = ""
+        var deleteSQL = ""
+        var existsSQL = ""
     }
 
     let db: Database
-    let tables: [String: TableInfo]
+    private let tables: [String: TableInfo]
+    /// An update's SQL per table and set of changed columns, made once each.
+    private var updateSQL: [UpdateShape: String] = [:]
+
+    private struct UpdateShape: Hashable {
+        var table: String
+        var columns: [Int]
+    }
+
+    init(db: Database, tables: [RowChanges.Table]) {
+        self.db = db
+        var infos: [String: TableInfo] = [:]
+        for table in tables {
+            var info = TableInfo(name: table.name, columns: table.columns, keyColumns: table.keyColumns, primaryKey: table.primaryKey)
+            let quoted = "\"\(table.name)\""
+            info.insertSQL = "INSERT INTO \(quoted)(" + table.columns.map { "\"\($0)\"" }.joined(separator: ",")
+                + ") VALUES(" + Array(repeating: "?", count: table.columns.count).joined(separator: ",") + ")"
+            info.deleteSQL = "DELETE FROM \(quoted) WHERE " + Self.whereClause(info, columns: Array(table.columns.indices))
+            info.existsSQL = "SELECT 1 FROM \(quoted) WHERE " + Self.whereClause(info, columns: info.keyColumns)
+            infos[table.name] = info
+        }
+        self.tables = infos
+    }
 
     private struct Pending {
         var table: TableInfo
         var change: Changeset.Change
     }
 
+    /// Checks each table of the changeset against this copy's (one it replicates, in the same
+    /// shape: else the copies run different schemas, a divergence too), then applies it.
     func apply(_ parsed: [Changeset.Table]) throws(StoreError) {
         var retry: [Pending] = []
         for table in parsed {
             guard let info = tables[table.name] else {
                 throw .diverged("the entry changes table \(table.name), which this copy does not replicate")
+            }
+            guard info.primaryKey == table.primaryKey else {
+                throw .diverged("the entry's table \(table.name) has \(table.keyPlaces.count) columns (key \(table.primaryKey)), here \(info.columns.count) (key \(info.primaryKey))")
             }
             for change in table.changes {
                 if try !attempt(change, info) { retry.append(Pending(table: info, change: change)) }
@@ -58,7 +90,7 @@ struct RowChangeApplier {
         case Changeset.insert:
             let values = try defined(change.new, table)
             do {
-                try db.run(insertSQL(table), arguments: values)
+                try db.run(table.insertSQL, arguments: values)
                 return true
             } catch where error.code == SQLITE_CONSTRAINT {
                 if try exists(table, key: table.keyColumns.map { values[$0] }) {
@@ -68,9 +100,8 @@ struct RowChangeApplier {
             }
         case Changeset.delete:
             let values = try defined(change.old, table)
-            let sql = "DELETE FROM \"\(table.name)\" WHERE " + whereClause(table, columns: Array(values.indices))
             do {
-                if try db.run(sql, arguments: values) != 1 { try mismatch(table, key: table.keyColumns.map { values[$0] }) }
+                if try db.run(table.deleteSQL, arguments: values) != 1 { try mismatch(table, key: table.keyColumns.map { values[$0] }) }
                 return true
             } catch where error.code == SQLITE_CONSTRAINT {
                 return false   // a foreign key still pointing at the row: after the rest
@@ -92,8 +123,15 @@ struct RowChangeApplier {
             guard !set.isEmpty, set.allSatisfy({ !table.keyColumns.contains($0) }) else {
                 throw Changeset.malformed("an update that changes no column, or the key")
             }
-            let sql = "UPDATE \"\(table.name)\" SET " + set.map { "\"\(table.columns[$0])\"=?" }.joined(separator: ",")
-                + " WHERE " + whereClause(table, columns: table.keyColumns + set)
+            let shape = UpdateShape(table: table.name, columns: set)
+            let sql: String
+            if let made = updateSQL[shape] {
+                sql = made
+            } else {
+                sql = "UPDATE \"\(table.name)\" SET " + set.map { "\"\(table.columns[$0])\"=?" }.joined(separator: ",")
+                    + " WHERE " + Self.whereClause(table, columns: table.keyColumns + set)
+                updateSQL[shape] = sql
+            }
             do {
                 if try db.run(sql, arguments: newValues + key + oldValues) != 1 { try mismatch(table, key: key) }
                 return true
@@ -114,21 +152,15 @@ struct RowChangeApplier {
         return values
     }
 
-    private func insertSQL(_ table: TableInfo) -> String {
-        "INSERT INTO \"\(table.name)\"(" + table.columns.map { "\"\($0)\"" }.joined(separator: ",")
-            + ") VALUES(" + Array(repeating: "?", count: table.columns.count).joined(separator: ",") + ")"
-    }
-
     /// Key columns compare with `=` (never NULL here, and it uses the key's index), the others
     /// with `IS`, which also matches NULL.
-    private func whereClause(_ table: TableInfo, columns: [Int]) -> String {
+    private static func whereClause(_ table: TableInfo, columns: [Int]) -> String {
         columns.map { table.keyColumns.contains($0) ? "\"\(table.columns[$0])\"=?" : "\"\(table.columns[$0])\" IS ?" }
             .joined(separator: " AND ")
     }
 
     private func exists(_ table: TableInfo, key: [SQLValue]) throws(StoreError) -> Bool {
-        let sql = "SELECT 1 FROM \"\(table.name)\" WHERE " + whereClause(table, columns: table.keyColumns)
-        return try db.queryOne(sql, arguments: key) != nil
+        try db.queryOne(table.existsSQL, arguments: key) != nil
     }
 
     /// A delete or update that found no row to change: which conflict it was.

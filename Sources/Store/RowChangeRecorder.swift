@@ -25,12 +25,19 @@ final class RowChangeRecorder {
 
     private enum Op { case insert, delete, update, none }
 
+    /// One row's values as changeset fields, back to back; `ends[i]` is where field i ends.
+    private struct Record {
+        var bytes: [UInt8] = []
+        var ends: [Int] = []
+
+        func field(_ i: Int) -> ArraySlice<UInt8> { bytes[(i == 0 ? 0 : ends[i - 1])..<ends[i]] }
+    }
+
     private struct Change {
         var table: Int
         var op: Op
-        /// Encoded fields (`Changeset` record format), one per column; empty when absent.
-        var old: [[UInt8]]
-        var new: [[UInt8]]
+        var old: Record?
+        var new: Record?
     }
 
     private struct RowKey: Hashable {
@@ -79,6 +86,8 @@ final class RowChangeRecorder {
 
     // MARK: Recording
 
+    private typealias ValueReader = (OpaquePointer?, Int32, UnsafeMutablePointer<OpaquePointer?>?) -> Int32
+
     fileprivate func record(_ handle: OpaquePointer, op: Int32, database: UnsafePointer<CChar>, table name: UnsafePointer<CChar>) {
         guard !paused, strcmp(database, "main") == 0,
               let table = names.firstIndex(where: { strcmp($0, name) == 0 }) else { return }
@@ -87,40 +96,58 @@ final class RowChangeRecorder {
             broken = "table \(tables[table].name) has \(columns) columns, not \(tables[table].keyPlaces.count)"
             return
         }
-        var old: [[UInt8]] = [], new: [[UInt8]] = []
-        if op != SQLITE_INSERT { old = fields(handle, columns, sqlite3_preupdate_old) }
-        if op != SQLITE_DELETE { new = fields(handle, columns, sqlite3_preupdate_new) }
         switch op {
-        case SQLITE_INSERT: note(table, .insert, old: [], new: new)
-        case SQLITE_DELETE: note(table, .delete, old: old, new: [])
-        case SQLITE_UPDATE where key(table, old) != key(table, new):
-            note(table, .delete, old: old, new: [])
-            note(table, .insert, old: [], new: new)
-        case SQLITE_UPDATE: note(table, .update, old: old, new: new)
-        default: broken = "preupdate op \(op)"
+        case SQLITE_INSERT:
+            let new = record(handle, columns, sqlite3_preupdate_new)
+            note(RowKey(table: table, key: key(handle, table, sqlite3_preupdate_new)), .insert, old: nil, new: new)
+        case SQLITE_DELETE:
+            let old = record(handle, columns, sqlite3_preupdate_old)
+            note(RowKey(table: table, key: key(handle, table, sqlite3_preupdate_old)), .delete, old: old, new: nil)
+        case SQLITE_UPDATE:
+            let oldKey = RowKey(table: table, key: key(handle, table, sqlite3_preupdate_old))
+            let newKey = RowKey(table: table, key: key(handle, table, sqlite3_preupdate_new))
+            if oldKey != newKey {
+                note(oldKey, .delete, old: record(handle, columns, sqlite3_preupdate_old), new: nil)
+                note(newKey, .insert, old: nil, new: record(handle, columns, sqlite3_preupdate_new))
+            } else {
+                // A row changed before in this transaction keeps its first old values: only
+                // the new ones are read.
+                let old = rows[oldKey] == nil ? record(handle, columns, sqlite3_preupdate_old) : nil
+                note(oldKey, .update, old: old, new: record(handle, columns, sqlite3_preupdate_new))
+            }
+        default:
+            broken = "preupdate op \(op)"
         }
     }
 
-    private typealias ValueReader = (OpaquePointer?, Int32, UnsafeMutablePointer<OpaquePointer?>?) -> Int32
-
-    private func fields(_ handle: OpaquePointer, _ columns: Int, _ read: ValueReader) -> [[UInt8]] {
-        var out: [[UInt8]] = []
-        out.reserveCapacity(columns)
+    private func record(_ handle: OpaquePointer, _ columns: Int, _ read: ValueReader) -> Record {
+        var record = Record()
+        record.ends.reserveCapacity(columns)
         for column in 0..<columns {
-            var value: OpaquePointer?
-            guard read(handle, Int32(column), &value) == SQLITE_OK else {
-                broken = "cannot read column \(column)"
-                out.append([5])
-                continue
-            }
-            out.append(Self.encode(value))
+            Self.encode(value(handle, column, read), into: &record.bytes)
+            record.ends.append(record.bytes.count)
         }
-        return out
+        return record
+    }
+
+    /// The key columns' fields, back to back: the row's identity.
+    private func key(_ handle: OpaquePointer, _ table: Int, _ read: ValueReader) -> [UInt8] {
+        var key: [UInt8] = []
+        for column in tables[table].keyColumns { Self.encode(value(handle, column, read), into: &key) }
+        return key
+    }
+
+    private func value(_ handle: OpaquePointer, _ column: Int, _ read: ValueReader) -> OpaquePointer? {
+        var value: OpaquePointer?
+        guard read(handle, Int32(column), &value) == SQLITE_OK else {
+            broken = "cannot read column \(column)"
+            return nil
+        }
+        return value
     }
 
     /// One value as a changeset field.
-    static func encode(_ value: OpaquePointer?) -> [UInt8] {
-        var out: [UInt8] = []
+    static func encode(_ value: OpaquePointer?, into out: inout [UInt8]) {
         switch sqlite3_value_type(value) {
         case SQLITE_INTEGER:
             out.append(1)
@@ -143,42 +170,32 @@ final class RowChangeRecorder {
         default:
             out.append(5)
         }
-        return out
     }
 
-    private func key(_ table: Int, _ fields: [[UInt8]]) -> [UInt8] {
-        var key: [UInt8] = []
-        for column in tables[table].keyColumns { key += fields[column] }
-        return key
-    }
-
-    private func note(_ table: Int, _ op: Op, old: [[UInt8]], new: [[UInt8]]) {
-        let row = RowKey(table: table, key: key(table, op == .insert ? new : old))
+    private func note(_ row: RowKey, _ op: Op, old: Record?, new: Record?) {
         guard let index = rows[row] else {
             rows[row] = changes.count
-            changes.append(Change(table: table, op: op, old: old, new: new))
+            changes.append(Change(table: row.table, op: op, old: old, new: new))
             return
         }
-        var change = changes[index]
-        switch (change.op, op) {
+        switch (changes[index].op, op) {
         case (.insert, .update), (.update, .update):
-            change.new = new
+            changes[index].new = new
         case (.insert, .delete):
-            change.op = .none
-            change.new = []
+            changes[index].op = .none
+            changes[index].new = nil
         case (.update, .delete):
-            change.op = .delete
-            change.new = []
+            changes[index].op = .delete
+            changes[index].new = nil
         case (.delete, .insert):
-            change.op = .update
-            change.new = new
+            changes[index].op = .update
+            changes[index].new = new
         case (.none, .insert):
-            change.op = .insert
-            change.new = new
+            changes[index].op = .insert
+            changes[index].new = new
         default:
-            broken = "a \(op) after a \(change.op) of one row of \(tables[table].name)"
+            broken = "a \(op) after a \(changes[index].op) of one row of \(tables[row.table].name)"
         }
-        changes[index] = change
     }
 
     // MARK: Writing
@@ -221,17 +238,25 @@ final class RowChangeRecorder {
         case .none:
             return
         case .insert:
+            guard let new = change.new else { return }
             out += [Changeset.insert, 0]
-            for field in change.new { out += field }
+            out += new.bytes
         case .delete:
+            guard let old = change.old else { return }
             out += [Changeset.delete, 0]
-            for field in change.old { out += field }
+            out += old.bytes
         case .update:
-            let changed = (0..<info.keyPlaces.count).map { change.old[$0] != change.new[$0] }
+            guard let old = change.old, let new = change.new else { return }
+            let columns = info.keyPlaces.indices
+            let changed = columns.map { old.field($0) != new.field($0) }
             guard changed.contains(true) else { return }
             out += [Changeset.update, 0]
-            for column in changed.indices { out += info.keyPlaces[column] > 0 || changed[column] ? change.old[column] : [0] }
-            for column in changed.indices { out += changed[column] ? change.new[column] : [0] }
+            for column in columns {
+                if info.keyPlaces[column] > 0 || changed[column] { out += old.field(column) } else { out.append(0) }
+            }
+            for column in columns {
+                if changed[column] { out += new.field(column) } else { out.append(0) }
+            }
         }
     }
 }

@@ -40,22 +40,4 @@ enum RowChanges {
         }
         return out
     }
-
-    /// Applies `changeset` inside the open transaction: parsed first (bounds-checked), each
-    /// table checked to be one this copy replicates in the same shape (else the copies run
-    /// different schemas: divergence too), then applied.
-    static func apply(_ changeset: [UInt8], to db: Database, tables: [String: Table]) throws(StoreError) {
-        let parsed = try Changeset.parse(changeset)
-        var infos: [String: RowChangeApplier.TableInfo] = [:]
-        for table in parsed {
-            guard let local = tables[table.name] else {
-                throw .diverged("the entry changes table \(table.name), which this copy does not replicate")
-            }
-            guard local.primaryKey == table.primaryKey else {
-                throw .diverged("the entry's table \(table.name) has \(table.keyPlaces.count) columns (key \(table.primaryKey)), here \(local.columns.count) (key \(local.primaryKey))")
-            }
-            infos[table.name] = RowChangeApplier.TableInfo(name: local.name, columns: local.columns, keyColumns: local.keyColumns)
-        }
-        try RowChangeApplier(db: db, tables: infos).apply(parsed)
-    }
 }

@@ -7,8 +7,8 @@ public final class ShardStore {
 
     /// Records the open transaction's row changes: the next log entry.
     private let recorder: RowChangeRecorder
-    /// The replicated tables as this copy has them: an entry's changes are checked against them.
-    private let tables: [String: RowChanges.Table]
+    /// Applies a primary's entries to this copy (checked against this copy's tables).
+    private let applier: RowChangeApplier
     /// The newest entry in the log (0 for a shard that never committed a write).
     public private(set) var lastLSN: Int64 = 0
     public private(set) var lastTerm: Int64 = 0
@@ -36,7 +36,7 @@ public final class ShardStore {
         db = database
         try Migrator.migrate(db, ShardSchema.migrations)
         let tables = try RowChanges.tables(of: db)
-        self.tables = Dictionary(uniqueKeysWithValues: tables.map { ($0.name, $0) })
+        applier = RowChangeApplier(db: db, tables: tables)
         recorder = RowChangeRecorder(db: db, tables: tables.map {
             RowChangeRecorder.TableInfo(name: $0.name, keyPlaces: $0.keyPlaces, keyColumns: $0.keyColumns)
         })
@@ -128,7 +128,7 @@ public final class ShardStore {
         defer { recorder.paused = false }
         do {
             try db.beginIfNeeded()
-            try RowChanges.apply(entry.changeset, to: db, tables: tables)
+            try applier.apply(Changeset.parse(entry.changeset))
             try appendLog(entry)
         } catch {
             rollback()

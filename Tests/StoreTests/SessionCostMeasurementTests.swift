@@ -57,12 +57,12 @@ final class SessionCostMeasurementTests: XCTestCase {
             }
             for applier in ["sqlite3changeset_apply_v2", "RowChangeApplier"] {
                 let db = try shardDatabase("\(round)-apply-\(applier)")
-                let tables = Dictionary(uniqueKeysWithValues: try RowChanges.tables(of: db).map { ($0.name, $0) })
+                let ours = RowChangeApplier(db: db, tables: try RowChanges.tables(of: db))
                 let start = DispatchTime.now().uptimeNanoseconds
                 for changeset in changesets {
                     try db.beginIfNeeded()
                     if applier == "RowChangeApplier" {
-                        try RowChanges.apply(changeset, to: db, tables: tables)
+                        try ours.apply(Changeset.parse(changeset))
                     } else {
                         XCTAssertEqual(sqliteApply(changeset, to: db), SQLITE_OK)
                     }
