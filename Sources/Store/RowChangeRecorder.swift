@@ -211,24 +211,23 @@ final class RowChangeRecorder {
             if previous != me { broken = "another preupdate hook replaced the recorder's" }
         }
         if let broken { throw StoreError(code: -1, message: "the transaction's row changes cannot be recorded: \(broken)") }
-        var byTable: [[Int]] = Array(repeating: [], count: tables.count)
-        var order: [Int] = []
-        for (index, change) in changes.enumerated() {
-            if byTable[change.table].isEmpty { order.append(change.table) }
-            byTable[change.table].append(index)
-        }
+        guard !changes.isEmpty else { return [] }
         var out: [UInt8] = []
-        for table in order {
+        out.reserveCapacity(changes.reduce(64) { $0 + 8 + ($1.old?.bytes.count ?? 0) + ($1.new?.bytes.count ?? 0) })
+        var written = [Bool](repeating: false, count: tables.count)
+        for first in changes where !written[first.table] {
+            let table = first.table
+            written[table] = true
             let info = tables[table]
-            var body: [UInt8] = []
-            for index in byTable[table] { append(changes[index], info, &body) }
-            guard !body.isEmpty else { continue }
+            let header = out.count
             out.append(Changeset.tableMark)
             Changeset.putVarint(info.keyPlaces.count, &out)
             out += info.keyPlaces
-            out += Array(info.name.utf8)
+            out += info.name.utf8
             out.append(0)
-            out += body
+            let body = out.count
+            for change in changes where change.table == table { append(change, info, &out) }
+            if out.count == body { out.removeSubrange(header...) }   // every change folded away
         }
         return out
     }
@@ -239,23 +238,25 @@ final class RowChangeRecorder {
             return
         case .insert:
             guard let new = change.new else { return }
-            out += [Changeset.insert, 0]
+            out.append(Changeset.insert)
+            out.append(0)
             out += new.bytes
         case .delete:
             guard let old = change.old else { return }
-            out += [Changeset.delete, 0]
+            out.append(Changeset.delete)
+            out.append(0)
             out += old.bytes
         case .update:
             guard let old = change.old, let new = change.new else { return }
             let columns = info.keyPlaces.indices
-            let changed = columns.map { old.field($0) != new.field($0) }
-            guard changed.contains(true) else { return }
-            out += [Changeset.update, 0]
+            guard columns.contains(where: { old.field($0) != new.field($0) }) else { return }
+            out.append(Changeset.update)
+            out.append(0)
             for column in columns {
-                if info.keyPlaces[column] > 0 || changed[column] { out += old.field(column) } else { out.append(0) }
+                if info.keyPlaces[column] > 0 || old.field(column) != new.field(column) { out += old.field(column) } else { out.append(0) }
             }
             for column in columns {
-                if changed[column] { out += new.field(column) } else { out.append(0) }
+                if old.field(column) != new.field(column) { out += new.field(column) } else { out.append(0) }
             }
         }
     }
