@@ -167,6 +167,13 @@ enum Changeset {
         }
     }
 
+    /// The value of one encoded field (a key field the recorder kept).
+    static func value(of field: ArraySlice<UInt8>) throws(StoreError) -> SQLValue {
+        var reader = Reader(bytes: Array(field))
+        guard case .value(let value) = try reader.record([1], undefined: .never)[0] else { throw malformed("undefined value") }
+        return value
+    }
+
     // MARK: Writing
 
     /// A SQLite varint for `value` (at most 2^56 - 1: 8 groups of 7 bits, high first).

@@ -5,10 +5,12 @@ import Glibc
 /// as a changeset (`Changeset`): what SQLite's session extension does, without its fixed cost.
 /// A session cannot be reset, so it would be made per transaction, and it prepares a
 /// `PRAGMA table_info` per table at the first change and a `SELECT` per table when the
-/// changeset is taken: ~230 µs per small commit here (docs/BENCHMARKS.md "The log's cost per
-/// commit"). This recorder lives as long as its store, is reset at each commit or rollback,
-/// and keeps each row's values as the hook hands them over, so taking a changeset prepares
-/// nothing. The tests check its changesets against the session extension's.
+/// changeset is taken: ~200 µs per small commit here (docs/BENCHMARKS.md "The log's cost per
+/// commit"). This recorder lives as long as its store and is reset at each commit or
+/// rollback; it keeps an inserted or deleted row's values as the hook hands them over, and an
+/// updated row's old values, and reads an updated row's new values once at the commit with a
+/// statement prepared once (a conversation's row is updated by every message of a turn). The
+/// tests check its changesets against the session extension's.
 ///
 /// Within a transaction, a row's changes fold into one, as a session folds them: insert then
 /// update is an insert of the last values, insert then delete is nothing, delete then insert
@@ -19,8 +21,14 @@ final class RowChangeRecorder {
     /// A replicated table as the recorder sees it.
     struct TableInfo {
         var name: String
+        var columns: [String]
         var keyPlaces: [UInt8]
-        var keyColumns: [Int]
+        var keyColumns: [Int] { keyPlaces.indices.filter { keyPlaces[$0] > 0 } }
+        /// The current row by its key, to read an updated row's values once, at the commit.
+        var selectSQL: String {
+            "SELECT " + columns.map { "\"\($0)\"" }.joined(separator: ",") + " FROM \"\(name)\" WHERE "
+                + keyColumns.map { "\"\(columns[$0])\"=?" }.joined(separator: " AND ")
+        }
     }
 
     private enum Op { case insert, delete, update, none }
@@ -38,6 +46,9 @@ final class RowChangeRecorder {
         var op: Op
         var old: Record?
         var new: Record?
+        /// The row was updated since `new` was read (or `new` was never read): the commit
+        /// reads its values from the table, once, instead of the hook at every update.
+        var stale = false
     }
 
     private struct RowKey: Hashable {
@@ -47,6 +58,7 @@ final class RowChangeRecorder {
 
     private let db: Database
     private let tables: [TableInfo]
+    private let selects: [String]
     /// The tables' names as C strings, to match the hook's table name without allocating.
     private let names: [[CChar]]
     private var changes: [Change] = []
@@ -60,6 +72,7 @@ final class RowChangeRecorder {
     init(db: Database, tables: [TableInfo]) {
         self.db = db
         self.tables = tables
+        selects = tables.map(\.selectSQL)
         names = tables.map { Array($0.name.utf8CString) }
         sqlite3_preupdate_hook(db.handle, preupdateHook, Unmanaged.passUnretained(self).toOpaque())
     }
@@ -110,10 +123,10 @@ final class RowChangeRecorder {
                 note(oldKey, .delete, old: record(handle, columns, sqlite3_preupdate_old), new: nil)
                 note(newKey, .insert, old: nil, new: record(handle, columns, sqlite3_preupdate_new))
             } else {
-                // A row changed before in this transaction keeps its first old values: only
-                // the new ones are read.
+                // The first old values are read now (a row changed before in this transaction
+                // keeps its first ones); the new ones at the commit, however often it changes.
                 let old = rows[oldKey] == nil ? record(handle, columns, sqlite3_preupdate_old) : nil
-                note(oldKey, .update, old: old, new: record(handle, columns, sqlite3_preupdate_new))
+                note(oldKey, .update, old: old, new: nil)
             }
         default:
             broken = "preupdate op \(op)"
@@ -175,18 +188,20 @@ final class RowChangeRecorder {
     private func note(_ row: RowKey, _ op: Op, old: Record?, new: Record?) {
         guard let index = rows[row] else {
             rows[row] = changes.count
-            changes.append(Change(table: row.table, op: op, old: old, new: new))
+            changes.append(Change(table: row.table, op: op, old: old, new: new, stale: op == .update))
             return
         }
         switch (changes[index].op, op) {
         case (.insert, .update), (.update, .update):
-            changes[index].new = new
+            changes[index].stale = true
         case (.insert, .delete):
             changes[index].op = .none
             changes[index].new = nil
+            changes[index].stale = false
         case (.update, .delete):
             changes[index].op = .delete
             changes[index].new = nil
+            changes[index].stale = false
         case (.delete, .insert):
             changes[index].op = .update
             changes[index].new = new
@@ -212,6 +227,7 @@ final class RowChangeRecorder {
         }
         if let broken { throw StoreError(code: -1, message: "the transaction's row changes cannot be recorded: \(broken)") }
         guard !changes.isEmpty else { return [] }
+        for index in changes.indices where changes[index].stale { try refresh(index) }
         var out: [UInt8] = []
         out.reserveCapacity(changes.reduce(64) { $0 + 8 + ($1.old?.bytes.count ?? 0) + ($1.new?.bytes.count ?? 0) })
         var written = [Bool](repeating: false, count: tables.count)
@@ -230,6 +246,30 @@ final class RowChangeRecorder {
             if out.count == body { out.removeSubrange(header...) }   // every change folded away
         }
         return out
+    }
+
+    /// Reads an updated row's current values (its key is in the values read before).
+    private func refresh(_ index: Int) throws(StoreError) {
+        let change = changes[index]
+        let info = tables[change.table]
+        guard let known = change.old ?? change.new else {
+            throw StoreError(code: -1, message: "the transaction's row changes cannot be recorded: a row of \(info.name) without values")
+        }
+        var key: [SQLValue] = []
+        for column in info.keyColumns { key.append(try Changeset.value(of: known.field(column))) }
+        let statement = try db.prepare(selects[change.table])
+        defer { statement.reset() }
+        try statement.bind(key)
+        guard try statement.step() else {
+            throw StoreError(code: -1, message: "the transaction's row changes cannot be recorded: an updated row of \(info.name) is gone")
+        }
+        var record = Record()
+        for column in info.columns.indices {
+            Self.encode(statement.columnValue(column), into: &record.bytes)
+            record.ends.append(record.bytes.count)
+        }
+        changes[index].new = record
+        changes[index].stale = false
     }
 
     private func append(_ change: Change, _ info: TableInfo, _ out: inout [UInt8]) {

@@ -288,6 +288,9 @@ public final class Statement {
         throw error
     }
 
+    /// Column `i` of the current row as SQLite's own value (valid until the statement moves on).
+    func columnValue(_ i: Int) -> OpaquePointer? { sqlite3_column_value(stmt, Int32(i)) }
+
     public func row() -> Row {
         let count = sqlite3_column_count(stmt)
         var values: [SQLValue] = []

@@ -38,7 +38,7 @@ public final class ShardStore {
         let tables = try RowChanges.tables(of: db)
         applier = RowChangeApplier(db: db, tables: tables)
         recorder = RowChangeRecorder(db: db, tables: tables.map {
-            RowChangeRecorder.TableInfo(name: $0.name, keyPlaces: $0.keyPlaces, keyColumns: $0.keyColumns)
+            RowChangeRecorder.TableInfo(name: $0.name, columns: $0.columns, keyPlaces: $0.keyPlaces)
         })
         if let row = try db.queryOne("SELECT lsn, term FROM shard_log ORDER BY lsn DESC LIMIT 1") {
             lastLSN = row.int(0) ?? 0

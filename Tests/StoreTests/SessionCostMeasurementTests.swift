@@ -33,7 +33,7 @@ final class SessionCostMeasurementTests: XCTestCase {
                 let db = try shardDatabase("\(round)-\(recording)")
                 let tables = try RowChanges.tables(of: db)
                 let recorder = recording == .recorder
-                    ? RowChangeRecorder(db: db, tables: tables.map { .init(name: $0.name, keyPlaces: $0.keyPlaces, keyColumns: $0.keyColumns) })
+                    ? RowChangeRecorder(db: db, tables: tables.map { .init(name: $0.name, columns: $0.columns, keyPlaces: $0.keyPlaces) })
                     : nil
                 var bytes = 0
                 let start = DispatchTime.now().uptimeNanoseconds
