@@ -23,7 +23,15 @@ final class RowChangeRecorder {
         var name: String
         var columns: [String]
         var keyPlaces: [UInt8]
-        var keyColumns: [Int] { keyPlaces.indices.filter { keyPlaces[$0] > 0 } }
+        let keyColumns: [Int]
+
+        init(name: String, columns: [String], keyPlaces: [UInt8]) {
+            self.name = name
+            self.columns = columns
+            self.keyPlaces = keyPlaces
+            keyColumns = keyPlaces.indices.filter { keyPlaces[$0] > 0 }
+        }
+
         /// The current row by its key, to read an updated row's values once, at the commit.
         var selectSQL: String {
             "SELECT " + columns.map { "\"\($0)\"" }.joined(separator: ",") + " FROM \"\(name)\" WHERE "
@@ -54,11 +62,19 @@ final class RowChangeRecorder {
     private struct RowKey: Hashable {
         var table: Int
         var key: [UInt8]
+
+        /// The key's bytes in one go (an array of bytes would hash them one at a time).
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(table)
+            key.withUnsafeBytes { hasher.combine(bytes: $0) }
+        }
     }
 
     private let db: Database
     private let tables: [TableInfo]
     private let selects: [String]
+    private let keyColumns: [[Int]]
+    private let columnCounts: [Int]
     /// The tables' names as C strings, to match the hook's table name without allocating.
     private let names: [[CChar]]
     private var changes: [Change] = []
@@ -73,6 +89,8 @@ final class RowChangeRecorder {
         self.db = db
         self.tables = tables
         selects = tables.map(\.selectSQL)
+        keyColumns = tables.map(\.keyColumns)
+        columnCounts = tables.map(\.columns.count)
         names = tables.map { Array($0.name.utf8CString) }
         sqlite3_preupdate_hook(db.handle, preupdateHook, Unmanaged.passUnretained(self).toOpaque())
     }
@@ -105,7 +123,7 @@ final class RowChangeRecorder {
         guard !paused, strcmp(database, "main") == 0,
               let table = names.firstIndex(where: { strcmp($0, name) == 0 }) else { return }
         let columns = Int(sqlite3_preupdate_count(handle))
-        guard columns == tables[table].keyPlaces.count else {
+        guard columns == columnCounts[table] else {
             broken = "table \(tables[table].name) has \(columns) columns, not \(tables[table].keyPlaces.count)"
             return
         }
@@ -146,7 +164,8 @@ final class RowChangeRecorder {
     /// The key columns' fields, back to back: the row's identity.
     private func key(_ handle: OpaquePointer, _ table: Int, _ read: ValueReader) -> [UInt8] {
         var key: [UInt8] = []
-        for column in tables[table].keyColumns { Self.encode(value(handle, column, read), into: &key) }
+        key.reserveCapacity(32)
+        for column in keyColumns[table] { Self.encode(value(handle, column, read), into: &key) }
         return key
     }
 
