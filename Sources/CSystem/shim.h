@@ -16,8 +16,9 @@
 #include <errno.h>
 #include <signal.h>
 #include <crypt.h>
-// The session extension (row-change replication log, docs/REPLICATION.md): Debian's system
-// SQLite is built with it, but its header declares the API only when these are defined.
+// The preupdate hook records the replication log's row changes; the session extension is the
+// tests' oracle for them (docs/REPLICATION.md "The log carries row changes"). Debian's system
+// SQLite is built with both, but its header declares them only when these are defined.
 #define SQLITE_ENABLE_SESSION 1
 #define SQLITE_ENABLE_PREUPDATE_HOOK 1
 #include <sqlite3.h>

@@ -63,7 +63,7 @@ extension ReplicationSimulation {
     func tamper(shard: Int, on node: String, _ sql: String) {
         let files = nodes[indexOf[node]!].disk.files
         guard let store = try? files.store(shard) else { return }
-        try? store.db.execute(sql)
+        try? store.executeBehindTheLog(sql)
     }
 
     public func index(of node: String) -> Int { indexOf[node]! }

@@ -183,6 +183,10 @@ public final class Database {
 
     /// The first row of a query, if any.
     public func queryOne(_ sql: String, _ args: SQLValue...) throws(StoreError) -> Row? {
+        try queryOne(sql, arguments: args)
+    }
+
+    public func queryOne(_ sql: String, arguments args: [SQLValue]) throws(StoreError) -> Row? {
         let statement = try prepare(sql)
         try statement.bind(args)
         let row = try statement.step() ? statement.row() : nil
@@ -287,6 +291,9 @@ public final class Statement {
         sqlite3_reset(stmt)
         throw error
     }
+
+    /// Column `i` of the current row as SQLite's own value (valid until the statement moves on).
+    func columnValue(_ i: Int) -> OpaquePointer? { sqlite3_column_value(stmt, Int32(i)) }
 
     public func row() -> Row {
         let count = sqlite3_column_count(stmt)

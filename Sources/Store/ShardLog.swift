@@ -1,7 +1,7 @@
 /// The ordered log of a shard's committed writes: each commit of a shard (one loop turn's
 /// writes) is one entry with the next log sequence number (LSN). An entry holds the rows the
-/// commit changed (a SQLite session changeset: each inserted row, each deleted row's key and
-/// old values, each updated row's key and old and new values of the changed columns), so
+/// commit changed (in SQLite's changeset format: each inserted row, each deleted row's old
+/// values, each updated row's key and the old and new values of its changed columns), so
 /// applying the entries in order to a copy of the shard reproduces it exactly, whatever the
 /// statements that made them: what the primary ships to its replicas.
 public struct LogEntry: Sendable, Equatable {

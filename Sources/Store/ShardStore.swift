@@ -5,11 +5,10 @@ public final class ShardStore {
     public let shard: Int
     public let db: Database
 
-    /// Records the open transaction's row changes (the next log entry); made at the
-    /// transaction's first write, dropped at its commit or rollback.
-    private var recorder: RowChanges.Recorder?
-    /// The replicated tables as this copy has them: an entry's changes are checked against it.
-    private let shapes: [String: RowChanges.TableShape]
+    /// Records the open transaction's row changes: the next log entry.
+    private let recorder: RowChangeRecorder
+    /// Applies a primary's entries to this copy (checked against this copy's tables).
+    private let applier: RowChangeApplier
     /// The newest entry in the log (0 for a shard that never committed a write).
     public private(set) var lastLSN: Int64 = 0
     public private(set) var lastTerm: Int64 = 0
@@ -36,7 +35,11 @@ public final class ShardStore {
         self.keepLogEntries = keepLogEntries
         db = database
         try Migrator.migrate(db, ShardSchema.migrations)
-        shapes = try RowChanges.shapes(of: db)
+        let tables = try RowChanges.tables(of: db)
+        applier = RowChangeApplier(db: db, tables: tables)
+        recorder = RowChangeRecorder(db: db, tables: tables.map {
+            RowChangeRecorder.TableInfo(name: $0.name, columns: $0.columns, keyPlaces: $0.keyPlaces)
+        })
         if let row = try db.queryOne("SELECT lsn, term FROM shard_log ORDER BY lsn DESC LIMIT 1") {
             lastLSN = row.int(0) ?? 0
             lastTerm = row.int(1) ?? 0
@@ -51,11 +54,10 @@ public final class ShardStore {
     }
 
     /// Every write goes through here: it joins the open transaction, whose row changes the
-    /// transaction's recorder notes for the next log entry.
+    /// recorder notes for the next log entry.
     @discardableResult
     public func write(_ sql: String, _ args: SQLValue...) throws(StoreError) -> Int {
         try db.beginIfNeeded()
-        if recorder == nil { recorder = try RowChanges.Recorder(db) }
         return try db.run(sql, arguments: args)
     }
 
@@ -63,9 +65,8 @@ public final class ShardStore {
     /// entry, or nil when no row changed (entries a follower applied commit here too).
     public func commit(term: Int64) throws(StoreError) -> LogEntry? {
         guard db.inTransaction else { return nil }
-        let changeset = try recorder?.changeset() ?? []
-        recorder?.close()
-        recorder = nil
+        let changeset = try recorder.changeset()
+        recorder.reset()
         guard !changeset.isEmpty else {
             try db.commit()
             committed()
@@ -94,8 +95,7 @@ public final class ShardStore {
     /// is as last committed.
     public func rollback() {
         db.rollback()
-        recorder?.close()
-        recorder = nil
+        recorder.reset()
         lastLSN = committedLSN
         lastTerm = committedTerm
         if let last = recent.last, last.lsn > committedLSN { recent.removeAll { $0.lsn > committedLSN } }
@@ -117,17 +117,27 @@ public final class ShardStore {
     /// Any conflict with this copy's rows throws `diverged` (`StoreError.isDivergence`): the
     /// copies differ and this one needs a snapshot. On any failure the open transaction is
     /// rolled back, so the store stays as last committed.
+    /// Runs SQL on this copy alone, unrecorded: it joins no log entry and is never shipped.
+    /// For tests and the simulation's checker tests, which plant a divergence; nothing else
+    /// may call it.
+    public func executeBehindTheLog(_ sql: String) throws(StoreError) {
+        recorder.paused = true
+        defer { recorder.paused = false }
+        try db.execute(sql)
+    }
+
     public func apply(_ entry: LogEntry) throws(StoreError) {
         guard entry.lsn == lastLSN + 1 else {
             throw StoreError(code: -3, message: "shard \(shard): entry \(entry.lsn) does not follow \(lastLSN)")
         }
-        guard recorder == nil else {
+        guard recorder.isEmpty else {
             throw StoreError(code: -1, message: "shard \(shard): an entry cannot join a transaction with local writes")
         }
+        recorder.paused = true
+        defer { recorder.paused = false }
         do {
             try db.beginIfNeeded()
-            try RowChanges.check(entry.changeset, against: shapes)
-            try RowChanges.apply(entry.changeset, to: db)
+            try applier.apply(Changeset.parse(entry.changeset))
             try appendLog(entry)
         } catch {
             rollback()

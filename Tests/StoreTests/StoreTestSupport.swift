@@ -70,3 +70,46 @@ extension StoredMessage {
                       attachments: seq % 2 == 0 ? ["a_1", "a_2"] : [], tip: seq == 3 ? Tip(amountCents: 500, currency: "USD") : nil)
     }
 }
+
+import CSystem
+
+/// SQLite's own session extension, as the oracle the store's recorder is checked against
+/// (and to make changesets on databases that are not shard stores). It takes over the
+/// connection's preupdate hook: never on a connection a `ShardStore` records.
+final class SessionOracle {
+    private var session: OpaquePointer?
+
+    /// Records every table but `excluding`.
+    init(_ db: Database, excluding: String? = "shard_log") throws {
+        let rc = sqlite3session_create(db.handle, "main", &session)
+        guard rc == SQLITE_OK else { throw StoreError(code: rc, message: "sqlite3session_create") }
+        if excluding != nil {
+            sqlite3session_table_filter(session, { _, name in
+                guard let name else { return 0 }
+                return strcmp(name, "shard_log") == 0 ? 0 : 1
+            }, nil)
+        }
+        sqlite3session_attach(session, nil)
+    }
+
+    deinit { sqlite3session_delete(session) }
+
+    func changeset() -> [UInt8]? {
+        var size: Int32 = 0
+        var bytes: UnsafeMutableRawPointer?
+        defer { sqlite3_free(bytes) }
+        guard sqlite3session_changeset(session, &size, &bytes) == SQLITE_OK else { return nil }
+        guard let bytes, size > 0 else { return [] }
+        return Array(UnsafeRawBufferPointer(start: bytes, count: Int(size)))
+    }
+}
+
+/// `sqlite3changeset_apply_v2` with a conflict handler that aborts on any conflict: SQLite's
+/// own applier, the oracle for `RowChangeApplier`. Returns SQLite's result code.
+func sqliteApply(_ changeset: [UInt8], to db: Database) -> Int32 {
+    var bytes = changeset
+    return bytes.withUnsafeMutableBytes { raw in
+        sqlite3changeset_apply_v2(db.handle, Int32(raw.count), raw.baseAddress, nil, { _, _, _ in SQLITE_CHANGESET_ABORT },
+                                  nil, nil, nil, 0)
+    }
+}
