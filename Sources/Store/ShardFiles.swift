@@ -193,6 +193,10 @@ public final class ShardFiles {
     public func isOpen(_ shard: Int) -> Bool { stores[shard] != nil }
     public func isOpening(_ shard: Int) -> Bool { opening[shard] != nil }
 
+    /// Whether some shard has an open transaction (`dirtyShards` without building the list:
+    /// asked at every loop turn's end).
+    public var hasDirtyShards: Bool { stores.values.contains { $0.db.inTransaction } }
+
     /// The shards with an open transaction.
     public var dirtyShards: [Int] { stores.values.filter { $0.db.inTransaction }.map(\.shard).sorted() }
 

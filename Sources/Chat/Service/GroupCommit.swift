@@ -54,7 +54,7 @@ final class GroupCommit {
     /// waited for it. A failed commit fails its shard's replies `unavailable`: nothing of
     /// that turn was applied.
     func commit() {
-        guard !pending.isEmpty || !files.dirtyShards.isEmpty else { return }
+        guard !pending.isEmpty || files.hasDirtyShards else { return }
         let gate = self.gate
         let result = files.commitAll(term: { gate?.term($0) ?? 1 })
         for (shard, entry) in result.entries { gate?.committed(shard: shard, lsn: entry.lsn) }

@@ -167,7 +167,7 @@ public final class ShardService {
     public func commitAll() -> Bool {
         for _ in 0..<Self.maxCommitRounds {
             commits.commit()
-            if !commits.hasPending && files.dirtyShards.isEmpty { return false }
+            if !commits.hasPending && !files.hasDirtyShards { return false }
         }
         return true
     }
