@@ -210,7 +210,7 @@ public final class ClusterNode {
             return .object([
                 "shard": .int(Int64(shard)), "epoch": .int(config.epoch), "primary": .string(config.primary),
                 "isr": .array(config.isr.map { .string($0) }), "targets": .array(core.targets(shard).map { .string($0) }),
-                "route": core.route(shard).map { .string($0) } ?? .null, "serving_here": .bool(core.serves(shard)),
+                "route": replicator.route(shard).map { .string($0) } ?? .null, "serving_here": .bool(replicator.serves(shard)),
                 "on_disk_here": .bool(replicator.files.exists(shard: shard)),
             ])
         })])

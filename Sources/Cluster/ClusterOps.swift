@@ -27,6 +27,11 @@ public enum ClusterOp: UInt16, Sendable {
     case snapshotOffer = 122
     /// request: does the shard's primary still count on the requester's copy?
     case holdQuery = 123
+    /// request: answered empty at once; how a node tells a link it saw fail has healed.
+    case linkProbe = 124
+    /// request: forward a shard operation to the node it names and answer with its answer
+    /// (a node whose own link to a primary is cut routes through a peer that reaches it).
+    case relay = 125
 }
 
 /// Payload encodings of `ClusterOp`, in one place.
@@ -157,6 +162,22 @@ enum ClusterCodec {
         let shard = Int(try r.readU32()), offset = Int64(bitPattern: try r.readU64()), length = Int(try r.readU32())
         try r.expectEnd()
         return (shard, offset, length)
+    }
+
+    static func relay(to target: String, code: UInt16, payload: [UInt8]) -> [UInt8] {
+        var w = WireWriter()
+        w.writeString(target)
+        w.writeU16(code)
+        w.writeBytes(payload)
+        return w.bytes
+    }
+
+    static func decodeRelay(_ bytes: [UInt8]) throws -> (String, UInt16, [UInt8]) {
+        var r = WireReader(bytes)
+        let target = try r.readString(maxBytes: 64), code = try r.readU16()
+        let payload = try r.readBytes(maxBytes: PeerFrameLimits.maxPayloadBytes)
+        try r.expectEnd()
+        return (target, code, payload)
     }
 
     static func u64(_ v: Int64) -> [UInt8] {

@@ -8,6 +8,13 @@ import Ring
 public protocol ShardRoutes: AnyObject {
     func route(_ shard: Int) -> String?
     func serves(_ shard: Int) -> Bool
+    /// Whether this node sees a majority of the ring alive (without it nothing is served).
+    var hasMajority: Bool { get }
+    /// Live peers this node's links reach, to relay through when its own link to a
+    /// primary is cut.
+    func relays(avoiding target: String) -> [String]
+    /// Whether this node's own link to the peer works (as far as it knows).
+    func reaches(_ node: String) -> Bool
 }
 
 /// Sends each shard request to the shard's primary: served here when this node leads and
@@ -31,6 +38,10 @@ public final class ClusterRouter: ShardRouter {
     unowned let routes: ShardRoutes
     /// Requests tried again because their shard had no primary that could take them.
     public private(set) var retries = 0
+    /// Requests answered `unavailable` at once because this node saw no majority.
+    public private(set) var refusedWithoutMajority = 0
+    /// Requests sent through another node because this node's own link to the primary failed.
+    public private(set) var relayed = 0
 
     public init(me: String, loop: Timers, service: ShardService, shardMap: ShardMap, peer: PeerMessenger, routes: ShardRoutes) {
         self.me = me
@@ -42,6 +53,13 @@ public final class ClusterRouter: ShardRouter {
     }
 
     public func call<Op: ShardOperation>(_ op: Op, reply: @escaping (Result<Op.Reply, ChatError>) -> Void) {
+        // A minority answers at once (issue 10): no primary can serve here until it sees a
+        // majority again, and waiting would only delay the client's retry elsewhere.
+        guard routes.hasMajority else {
+            refusedWithoutMajority += 1
+            return reply(.failure(.unavailable("\(me) cannot see a majority of the cluster; try another node",
+                                               retryAfterMs: Self.clientRetryAfterMs)))
+        }
         attempt(op, deadline: loop.monotonicMs + Self.retryBudgetMs, reply: reply)
     }
 
@@ -69,7 +87,20 @@ public final class ClusterRouter: ShardRouter {
             return
         }
         let (code, payload) = Operations.encode(op)
-        peer.request(primary, operation: code, payload: payload) { result in
+        // This node's own link to the primary is cut (a one-way cut, heavy loss): through a
+        // peer that reaches it, so writes this node's clients send are not stalled (issue 10).
+        let via = routes.reaches(primary) ? nil : routes.relays(avoiding: primary).first
+        let send: (@escaping (Result<[UInt8], PeerError>) -> Void) -> Void = { [weak self] done in
+            guard let self else { return }
+            if let via {
+                relayed += 1
+                peer.request(via, operation: ClusterOp.relay.rawValue, payload: ClusterCodec.relay(to: primary, code: code, payload: payload),
+                             reply: done)
+            } else {
+                peer.request(primary, operation: code, payload: payload, reply: done)
+            }
+        }
+        send { result in
             switch result {
             case .success(let bytes):
                 switch try? Operations.decodeResult(bytes, of: Op.self) {
@@ -106,5 +137,19 @@ public final class ClusterRouter: ShardRouter {
             return respond(.success(Operations.encode(result: .failure(refusal), of: Op.self)))
         }
         service.handle(op) { result in respond(.success(Operations.encode(result: result, of: Op.self))) }
+    }
+
+    /// A peer asks this node to forward an operation to a primary its own link cannot reach.
+    func relay(_ payload: [UInt8], from: String, respond: @escaping (Result<[UInt8], PeerHandlerError>) -> Void) {
+        guard let (target, code, inner) = try? ClusterCodec.decodeRelay(payload), target != me else {
+            return respond(.failure("malformed relay"))
+        }
+        peer.request(target, operation: code, payload: inner) { result in
+            switch result {
+            case .success(let bytes): respond(.success(bytes))
+            case .failure(.remote(let message)): respond(.failure(PeerHandlerError(message)))
+            case .failure(let error): respond(.failure(PeerHandlerError("relay to \(target): \(error)")))
+            }
+        }
     }
 }

@@ -37,6 +37,8 @@ public final class PeerDispatch {
         case .snapshotChunk: replicator.answerSnapshotChunk(payload, from: from, respond: respond)
         case .snapshotDone: respond(replicator.answerSnapshotDone(payload, from: from))
         case .holdQuery: respond(replicator.answerHoldQuery(payload, from: from))
+        case .linkProbe: replicator.answerLinkProbe(respond: respond)
+        case .relay: router.relay(payload, from: from, respond: respond)
         default: router.serve(operation: operation, payload: payload, respond: respond)
         }
     }

@@ -144,9 +144,17 @@ public final class Replicator: ReplicationGate, ShardRoutes {
 
     /// Served here only once its store is open (a file to create or migrate is opened on
     /// the workers meanwhile, and requests are retried by the router).
-    public func serves(_ shard: Int) -> Bool { core.serves(shard) && ready(shard) }
+    public func serves(_ shard: Int) -> Bool { core.serves(shard, nowMs: loop.monotonicMs) && ready(shard) }
+    /// False only once this node knows the membership and sees no majority in it (before its
+    /// start it knows nothing yet: requests wait and retry as usual).
+    public var hasMajority: Bool { core.ring.isEmpty || core.hasMajority }
+    public func reaches(_ node: String) -> Bool { !unreachablePeers.contains(node) }
+    public func relays(avoiding target: String) -> [String] {
+        let cut = unreachablePeers
+        return view().liveNodes(except: me).filter { $0 != target && !cut.contains($0) }
+    }
     public func route(_ shard: Int) -> String? {
-        let node = core.route(shard)
+        let node = core.route(shard, nowMs: loop.monotonicMs)
         return node == me && !ready(shard) ? nil : node
     }
 
@@ -186,6 +194,7 @@ public final class Replicator: ReplicationGate, ShardRoutes {
         loop.schedule(afterMs: Self.tickMs) { [weak self] in
             guard let self else { return }
             run(core.tick(nowMs: loop.monotonicMs))
+            watchLinks()
             ticks += 1
             // Anti-entropy: a node that missed a `learn` (a dropped connection) hears the
             // config from a random peer within a few seconds.
@@ -302,8 +311,12 @@ public final class Replicator: ReplicationGate, ShardRoutes {
     }
 
     private func sendAppend(_ payload: [UInt8], shard: Int, to node: String, epoch: Int64, generation: UInt64) {
+        let sentAt = loop.monotonicMs
+        links.sent(to: node, atMs: sentAt)
         peer.request(node, operation: ClusterOp.append.rawValue, payload: payload, timeoutMs: Self.appendTimeoutMs) { [weak self] result in
-            guard let self, case .success(let bytes) = result, let reply = try? ReplicaWire.decodeReply(bytes) else { return }
+            guard let self else { return }
+            if Self.isAnswer(result) { links.answered(by: node) }
+            guard case .success(let bytes) = result, let reply = try? ReplicaWire.decodeReply(bytes) else { return }
             var matches = false
             if case .mismatch(let lsn, let term) = reply {
                 // Not open (closed meanwhile): no judgement now; the core retransmits and asks again.
@@ -316,9 +329,44 @@ public final class Replicator: ReplicationGate, ShardRoutes {
                 }
             }
             run(core.onAppendReply(shard: shard, from: node, epoch: epoch, generation: generation, reply, matches: matches,
-                                   nowMs: loop.monotonicMs))
+                                   sentAtMs: sentAt, nowMs: loop.monotonicMs))
         }
     }
+
+    /// Whether a request's result came from the peer (its answer or its handler's error), as
+    /// opposed to the link failing or timing out.
+    static func isAnswer(_ result: Result<[UInt8], PeerError>) -> Bool {
+        switch result {
+        case .success, .failure(.remote): return true
+        default: return false
+        }
+    }
+
+    // MARK: The links, as replication sees them
+
+    /// Unanswered requests to each peer (appends, heartbeats, probes).
+    private var links = LinkWatch()
+    private var lastProbeMs: Int64 = 0
+
+    /// Peers this node's links cannot reach now (gossip may still say they are alive).
+    public var unreachablePeers: Set<String> { links.unreachable(atMs: loop.monotonicMs) }
+
+    /// Each tick: tell the core which peers are unreachable (a follower among them is replaced
+    /// by a stand-in), and probe them so a healed link is noticed.
+    private func watchLinks() {
+        let now = loop.monotonicMs
+        let cut = links.unreachable(atMs: now)
+        run(core.setUnreachable(cut, nowMs: now))
+        guard !cut.isEmpty, now - lastProbeMs >= LinkWatch.probeEveryMs else { return }
+        lastProbeMs = now
+        for node in cut.sorted() {
+            peer.request(node, operation: ClusterOp.linkProbe.rawValue, payload: [], timeoutMs: LinkWatch.timeoutMs) { [weak self] result in
+                if Self.isAnswer(result) { self?.links.answered(by: node) }
+            }
+        }
+    }
+
+    func answerLinkProbe(respond: (Result<[UInt8], PeerHandlerError>) -> Void) { respond(.success([])) }
 
     private func offerSnapshot(_ shard: Int, to node: String, epoch: Int64, generation: UInt64) {
         log("shard \(shard): sending \(node) a snapshot")
@@ -330,6 +378,7 @@ public final class Replicator: ReplicationGate, ShardRoutes {
                 return
             }
             if case .ack = reply { snapshotsSent += 1 }
+            links.answered(by: node)
             run(core.onAppendReply(shard: shard, from: node, epoch: epoch, generation: generation, reply, matches: false,
                                    nowMs: loop.monotonicMs))
         }
@@ -345,7 +394,7 @@ public final class Replicator: ReplicationGate, ShardRoutes {
     /// Whether entries (or a snapshot) written under `epoch` may be taken; a newer epoch may
     /// make this node step down first.
     private func admit(_ shard: Int, epoch: Int64, from node: String) -> Bool {
-        let admission = core.admitAppend(shard: shard, epoch: epoch, from: node)
+        let admission = core.admitAppend(shard: shard, epoch: epoch, from: node, nowMs: loop.monotonicMs)
         run(admission.actions)
         return admission.admitted
     }
@@ -558,7 +607,7 @@ public final class Replicator: ReplicationGate, ShardRoutes {
     /// epoch no older than any this node has seen, says it does not count on it either.
     private func checkRetire() {
         for shard in files.shardsOnDisk() where !core.wantsCopy(shard) && !installing.contains(shard) && !checkingRetire.contains(shard) {
-            guard let primary = core.route(shard), primary != me else { continue }
+            guard let primary = core.route(shard, nowMs: loop.monotonicMs), primary != me else { continue }
             checkingRetire.insert(shard)
             let taken = appendsTaken[shard]
             peer.request(primary, operation: ClusterOp.holdQuery.rawValue, payload: ClusterCodec.shards([shard])) { [weak self] result in

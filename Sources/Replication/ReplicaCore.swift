@@ -38,6 +38,10 @@ public struct ReplicaCore {
         /// Pause before a shard's next change after one failed, plus up to as much again at
         /// random (two nodes that collided do not collide again).
         public var retryPauseMs: Int64 = 100
+        /// An isr member does not take a shard over within this long of the last entry (or
+        /// heartbeat) it took from the shard's primary: the promise the primary's lease
+        /// (`ShardPrimary.leaseMs`, shorter) rests on.
+        public var followerLeaseMs: Int64 = 2_000
         public init() {}
     }
 
@@ -62,6 +66,8 @@ public struct ReplicaCore {
         var notBeforeMs: Int64 = 0
         /// The highest epoch known committed: entries of an older epoch are refused.
         var fence: Int64 = 0
+        /// When this node last took entries of the shard from a primary (the lease promise).
+        var lastAppendMs: Int64 = .min
     }
 
     public let me: String
@@ -74,6 +80,9 @@ public struct ReplicaCore {
     private let initial: [ShardConfig]
     public private(set) var ring: [String] = []
     public private(set) var alive: Set<String> = []
+    /// Nodes this node's links cannot reach now, though gossip may say they are alive
+    /// (a one-way cut, heavy loss): never chosen as a shard's replica while so.
+    public private(set) var unreachable: Set<String> = []
     private var order: (Int) -> [String] = { _ in [] }
     /// The shard's newest log entry on this node (read when it starts leading it).
     public var logHead: (Int) -> Int64
@@ -110,17 +119,24 @@ public struct ReplicaCore {
         return live >= ring.count / 2 + 1
     }
 
-    /// True when this node takes writes for the shard now.
-    public func serves(_ shard: Int) -> Bool {
+    /// True when this node serves the shard's reads and writes now: it leads it, is not
+    /// handing it over, sees a majority, and holds the lease (`ShardPrimary.leaseValid`).
+    public func serves(_ shard: Int, nowMs: Int64) -> Bool {
         guard let p = shards[shard].primary else { return false }
-        return p.handingOver == nil && hasMajority
+        return p.handingOver == nil && hasMajority && p.leaseValid(nowMs: nowMs)
     }
 
     /// Where a request for the shard goes: the primary this node knows of, if it is alive.
-    public func route(_ shard: Int) -> String? {
-        if serves(shard) { return me }
+    public func route(_ shard: Int, nowMs: Int64) -> String? {
+        if serves(shard, nowMs: nowMs) { return me }
         let primary = shards[shard].view.primary
         return primary != me && alive.contains(primary) ? primary : nil
+    }
+
+    /// Copies an entry needs before it is released: R, or the live ring members when fewer
+    /// are alive (then an ack means that many copies: docs/REPLICATION.md).
+    public var copiesNeeded: Int {
+        max(1, min(replication, ring.filter { alive.contains($0) }.count))
     }
 
     public func config(_ shard: Int) -> ShardConfig { shards[shard].primary?.config ?? shards[shard].view }
@@ -130,9 +146,10 @@ public struct ReplicaCore {
     public func fence(_ shard: Int) -> Int64 { shards[shard].fence }
     public func proposing(_ shard: Int) -> ChangeKind? { shards[shard].proposal?.kind }
 
-    /// The nodes that should hold the shard now: the first `replication` live nodes of its order.
+    /// The nodes that should hold the shard now: the first `replication` live nodes of its
+    /// order that this node's links reach (itself always).
     public func targets(_ shard: Int) -> [String] {
-        Array(order(shard).filter { alive.contains($0) }.prefix(replication))
+        Array(order(shard).filter { alive.contains($0) && ($0 == me || !unreachable.contains($0)) }.prefix(replication))
     }
 
     /// Whether this node should keep its copy of the shard for its own reasons.
@@ -167,12 +184,27 @@ public struct ReplicaCore {
         self.alive = alive
         self.order = order
         var out: [Action] = []
+        let copies = copiesNeeded
         for s in 0..<shardCount where shards[s].primary != nil {
             for node in died.sorted() { out += primaryActions(s, { $0.onDead(node, nowMs: nowMs) }, nowMs) }
             let t = targets(s)
             out += primaryActions(s, { $0.onTargets(t, nowMs: nowMs) }, nowMs)
+            out += primaryActions(s, { $0.setMinCopies(copies, nowMs: nowMs) }, nowMs)
         }
         return out + reconcile(nowMs: nowMs)
+    }
+
+    /// The peers this node's links cannot reach now (the shell's view of each link: requests
+    /// unanswered for a while). A follower among them is replaced by a stand-in it can reach.
+    public mutating func setUnreachable(_ nodes: Set<String>, nowMs: Int64) -> [Action] {
+        guard nodes != unreachable else { return [] }
+        unreachable = nodes
+        var out: [Action] = []
+        for s in 0..<shardCount where shards[s].primary != nil {
+            let t = targets(s)
+            out += primaryActions(s, { $0.onTargets(t, nowMs: nowMs) }, nowMs)
+        }
+        return out
     }
 
     public mutating func tick(nowMs: Int64) -> [Action] {
@@ -197,6 +229,7 @@ public struct ReplicaCore {
                 if view.primary == me {
                     shards[s].queue.append(.confirm)
                 } else if !alive.contains(view.primary), view.isr.contains(me),
+                          shards[s].lastAppendMs <= nowMs - settings.followerLeaseMs,
                           order(s).first(where: { view.isr.contains($0) && alive.contains($0) }) == me {
                     shards[s].queue.append(.failover(dead: view.primary))
                 } else if let hint = shards[s].hint, hint.epoch > shards[s].view.epoch {
@@ -338,7 +371,8 @@ public struct ReplicaCore {
                 }
             }
         } else if fresh, config.primary == me, config.epoch >= shards[s].view.epoch {
-            shards[s].primary = ShardPrimary(me: me, config: config, lastLSN: logHead(s), targets: targets(s), nowMs: nowMs)
+            shards[s].primary = ShardPrimary(me: me, config: config, lastLSN: logHead(s), targets: targets(s),
+                                             minCopies: copiesNeeded, nowMs: nowMs)
             shards[s].leadingSince = config.epoch
             shards[s].hint = nil
             out.append(.log("shard \(s): leading it at epoch \(config.epoch)"))
@@ -357,15 +391,16 @@ public struct ReplicaCore {
 
     /// A follower's answer to an append sent under `epoch`. `matches`: for a mismatch, whether
     /// this node's log holds the follower's last entry with that term (the shell looks).
+    /// `sentAtMs`: when the answered request was sent (it renews the primary's lease).
     public mutating func onAppendReply(shard s: Int, from node: String, epoch: Int64, generation: UInt64, _ reply: AppendReply,
-                                       matches: Bool, nowMs: Int64) -> [Action] {
+                                       matches: Bool, sentAtMs: Int64 = .min, nowMs: Int64) -> [Action] {
         guard shards[s].primary != nil, epoch >= shards[s].leadingSince else { return [] }
         switch reply {
         case .ack(let lsn):
-            return primaryActions(s, { $0.onAck(from: node, lsn: lsn, generation: generation, nowMs: nowMs) }, nowMs)
+            return primaryActions(s, { $0.onAck(from: node, lsn: lsn, generation: generation, sentAtMs: sentAtMs, nowMs: nowMs) }, nowMs)
         case .mismatch(let lsn, _):
-            return primaryActions(s, { $0.onMismatch(from: node, lastLSN: lsn, matches: matches, generation: generation, nowMs: nowMs) },
-                                  nowMs)
+            return primaryActions(s, { $0.onMismatch(from: node, lastLSN: lsn, matches: matches, generation: generation,
+                                                     sentAtMs: sentAtMs, nowMs: nowMs) }, nowMs)
         case .refuse(let epoch):
             shards[s].fence = max(shards[s].fence, epoch)
             // A refusal ends a snapshot transfer too (the follower took nothing).
@@ -418,12 +453,13 @@ public struct ReplicaCore {
 
     /// Entries from a primary that wrote them under `epoch`: false (refuse, answer with our
     /// fence) when a newer epoch is known. A newer epoch than ours fences us in turn.
-    public mutating func admitAppend(shard s: Int, epoch: Int64, from node: String) -> (admitted: Bool, actions: [Action]) {
+    public mutating func admitAppend(shard s: Int, epoch: Int64, from node: String, nowMs: Int64) -> (admitted: Bool, actions: [Action]) {
         guard s >= 0, s < shardCount else { return (false, []) }
         if epoch < shards[s].fence || (shards[s].primary.map { epoch <= $0.config.epoch } ?? false) {
             return (false, [])
         }
         shards[s].fence = epoch
+        shards[s].lastAppendMs = max(shards[s].lastAppendMs, nowMs)
         var out: [Action] = []
         if shards[s].primary != nil { out += stepDown(s, why: "\(node) writes it at epoch \(epoch)") }
         return (true, out)

@@ -7,6 +7,16 @@
 /// Required = the committed config's isr, plus any node whose addition this primary proposed
 /// (the proposal may take effect even if its answer was lost), minus nothing until a smaller
 /// isr has committed. Followers that are not required (catching up) are shipped to as well.
+/// And the copies rule: nothing is released while fewer than `minCopies` nodes (this one and
+/// the required followers) would hold it: R while R nodes are alive, so a follower dropped for
+/// a cut link is replaced by a stand-in before writes are acknowledged again.
+///
+/// Lease (reads and writes): the primary serves only while every other isr member answered a
+/// request of its epoch that was sent less than `leaseMs` ago. An isr member promises not to
+/// take the shard over within `ReplicaCore.Settings.followerLeaseMs` (longer) of the last entry
+/// it took from this primary, so a primary that can no longer be sure it leads stops serving
+/// before any other node can start. Idle followers are sent an empty append every
+/// `heartbeatMs` to keep the lease.
 public struct ShardPrimary: Sendable {
     public enum Action: Sendable, Equatable {
         /// Send the log entries (after, through] of this shard to the follower. Its answer
@@ -38,6 +48,12 @@ public struct ShardPrimary: Sendable {
     /// Entries sent and not acknowledged for this long are sent again (a dropped connection
     /// loses them; the follower skips what it already holds).
     public static let retransmitAfterMs: Int64 = 300
+    /// How long an answer from every isr member lets this primary serve: 1.8 s, 10 % under the
+    /// followers' 2 s promise (`ReplicaCore.Settings.followerLeaseMs`), for clock-rate drift.
+    public static let leaseMs: Int64 = 1_800
+    /// An idle follower gets an empty append this often, keeping the lease fresh: a third of
+    /// the lease, so two lost heartbeats in a row still do not let it lapse.
+    public static let heartbeatMs: Int64 = 600
 
     public let me: String
     public private(set) var config: ShardConfig
@@ -54,6 +70,8 @@ public struct ShardPrimary: Sendable {
         var sent: Int64 = -1
         var lastHeardMs: Int64
         var lastSentMs: Int64 = 0
+        /// When the newest request it answered under this epoch was sent (the lease).
+        var leaseFrom: Int64 = .min
         var snapshotting = false
     }
     private var followers: [String: Follower] = [:]
@@ -65,13 +83,17 @@ public struct ShardPrimary: Sendable {
     private var targets: [String]
     /// A handover was proposed: new writes wait (the shell answers them `unavailable`).
     public private(set) var handingOver: String?
+    /// Copies (this node and required followers) an entry needs before it is released: the
+    /// replication factor, or the live nodes when fewer are alive (`ReplicaCore` sets it).
+    public private(set) var minCopies: Int
 
-    public init(me: String, config: ShardConfig, lastLSN: Int64, targets: [String], nowMs: Int64) {
+    public init(me: String, config: ShardConfig, lastLSN: Int64, targets: [String], minCopies: Int = 1, nowMs: Int64) {
         precondition(config.primary == me, "a ShardPrimary for \(config) on \(me)")
         self.me = me
         self.config = config
         self.lastLSN = lastLSN
         self.targets = targets
+        self.minCopies = minCopies
         // What is committed locally was released by this node's previous term or is older:
         // nothing below lastLSN waits on this primary's followers... except that a new primary
         // must not release its own unreplicated tail; so release starts from what the isr
@@ -127,8 +149,24 @@ public struct ShardPrimary: Sendable {
     }
 
     /// A follower holds every entry up to `lsn` (it applied and committed them).
-    public mutating func onAck(from node: String, lsn: Int64, generation: UInt64, nowMs: Int64) -> [Action] {
+    /// The copies an entry needs (see `minCopies`); more writes may be released at once.
+    public mutating func setMinCopies(_ copies: Int, nowMs: Int64) -> [Action] {
+        minCopies = max(1, copies)
+        return pump(nowMs: nowMs)
+    }
+
+    /// Whether this primary may serve now: every other isr member answered a request sent
+    /// within `leaseMs`.
+    public func leaseValid(nowMs: Int64) -> Bool {
+        config.isr.allSatisfy { node in node == me || (followers[node].map { $0.leaseFrom > nowMs - Self.leaseMs } ?? false) }
+    }
+
+    /// `sentAtMs`: when the request this answers was sent (an answer under our epoch renews
+    /// the lease from then).
+    public mutating func onAck(from node: String, lsn: Int64, generation: UInt64, sentAtMs: Int64 = .min, nowMs: Int64) -> [Action] {
         guard var f = follower(node, generation) else { return [] }
+        f.leaseFrom = max(f.leaseFrom, sentAtMs)
+        followers[node] = f
         if lsn > lastLSN {
             // It holds entries we never wrote: an unacknowledged tail of an older term.
             return onMismatch(from: node, lastLSN: lsn, matches: false, generation: generation, nowMs: nowMs)
@@ -144,8 +182,9 @@ public struct ShardPrimary: Sendable {
     /// A follower's log does not continue from what we sent: it reports its last entry.
     /// `matches` tells whether our log has that entry with that term (the shell checks).
     public mutating func onMismatch(from node: String, lastLSN theirs: Int64, matches: Bool, generation: UInt64,
-                                    nowMs: Int64) -> [Action] {
+                                    sentAtMs: Int64 = .min, nowMs: Int64) -> [Action] {
         guard var f = follower(node, generation) else { return [] }
+        f.leaseFrom = max(f.leaseFrom, sentAtMs)
         f.lastHeardMs = nowMs
         if matches, theirs <= lastLSN {
             f.acked = theirs
@@ -179,6 +218,14 @@ public struct ShardPrimary: Sendable {
 
     public mutating func onTick(nowMs: Int64) -> [Action] {
         var out: [Action] = []
+        // Heartbeats: an empty append to each idle, caught-up isr member keeps the lease.
+        for node in config.isr.sorted() where node != me {
+            guard var f = followers[node], !f.snapshotting, f.acked >= 0, f.sent == f.acked,
+                  nowMs - f.lastSentMs >= Self.heartbeatMs else { continue }
+            f.lastSentMs = nowMs
+            followers[node] = f
+            out.append(.ship(to: node, after: f.acked, through: f.acked, generation: f.generation))
+        }
         for node in followers.keys.sorted() {
             guard var f = followers[node], !f.snapshotting, f.sent > f.acked || f.acked < 0,
                   nowMs - max(f.lastSentMs, f.lastHeardMs) > Self.retransmitAfterMs else { continue }
@@ -232,7 +279,7 @@ public struct ShardPrimary: Sendable {
         }
         let floor = required.map { followers[$0]?.acked ?? -1 }.min() ?? lastLSN
         let releasable = min(floor, lastLSN)
-        if releasable > released {
+        if releasable > released, 1 + required.count >= minCopies {
             released = releasable
             out.append(.release(through: releasable))
         }

@@ -23,7 +23,7 @@ extension ReplicationSimulation {
     public func servingPrimary(_ shard: Int) -> String? {
         let config = newestConfig(shard)
         guard let i = indexOf[config.primary], case .running(let p) = nodes[i].status,
-              p.core.serves(shard), p.core.config(shard).epoch == config.epoch else { return nil }
+              p.replicator.serves(shard), p.core.config(shard).epoch == config.epoch else { return nil }
         return config.primary
     }
 

@@ -20,6 +20,10 @@ public enum Fault: Sendable, Equatable, CustomStringConvertible {
     /// The node's links in both directions get up to this one-way delay.
     case slow(Int, maxDelayMs: Int64)
     case fast(Int)
+    /// Messages from one node to another are lost with this probability (1: a one-way cut);
+    /// the other direction is untouched, and gossip (indirect probes) still sees both alive.
+    case linkLoss(from: Int, to: Int, Double)
+    case linkRestored(from: Int, to: Int)
     /// The end of the fault phase: heal, restore links, resume and restart everything.
     case healAll
 
@@ -36,6 +40,9 @@ public enum Fault: Sendable, Equatable, CustomStringConvertible {
         case .noLoss: return "stop losing messages"
         case .slow(let n, let d): return "slow n\(n + 1)'s links to \(d) ms"
         case .fast(let n): return "restore n\(n + 1)'s links"
+        case .linkLoss(let a, let b, let p):
+            return p >= 1 ? "cut n\(a + 1) → n\(b + 1) (one way)" : "lose \(Int(p * 100))% of n\(a + 1) → n\(b + 1)"
+        case .linkRestored(let a, let b): return "restore n\(a + 1) → n\(b + 1)"
         case .healAll: return "heal everything"
         }
     }
@@ -65,6 +72,7 @@ public struct FaultPlan: Sendable {
         var downUntil = [Int64](repeating: 0, count: n)
         var partitionUntil: Int64 = 0, lossUntil: Int64 = 0
         var slowUntil = [Int64](repeating: 0, count: n)
+        var oneWayUntil: Int64 = 0
         var t = 1_000 + Int64(rng.below(Int(mix.meanGapMs)))
         while t < end - 1_000 {
             let stop = min(end, t + mix.minDurationMs + Int64(rng.below(Int(mix.maxDurationMs - mix.minDurationMs) + 1)))
@@ -95,6 +103,14 @@ public struct FaultPlan: Sendable {
                     steps.append(Step(atMs: t, fault: .partition([Array(nodes[..<minority]).sorted(), Array(nodes[minority...]).sorted()])))
                     steps.append(Step(atMs: stop, fault: .heal))
                     partitionUntil = stop
+                }
+            } else if take(mix.oneWay) {
+                if oneWayUntil <= t {
+                    let a = rng.below(n), b = (a + 1 + rng.below(n - 1)) % n
+                    let p = rng.below(2) == 0 ? 1.0 : 0.3
+                    steps.append(Step(atMs: t, fault: .linkLoss(from: a, to: b, p)))
+                    steps.append(Step(atMs: stop, fault: .linkRestored(from: a, to: b)))
+                    oneWayUntil = stop
                 }
             } else if take(mix.loss) {
                 if lossUntil <= t {

@@ -40,10 +40,18 @@ extension ReplicationSimulation {
         case .fast(let n):
             slowNodes[n] = nil
             applySlowLinks()
+        case .linkLoss(let a, let b, let p):
+            stats.oneWayFaults += 1
+            linkLoss[LinkKey(from: a, to: b)] = p
+            applySlowLinks()
+        case .linkRestored(let a, let b):
+            linkLoss[LinkKey(from: a, to: b)] = nil
+            applySlowLinks()
         case .healAll:
             network.heal()
             network.defaultLink.dropProbability = settings.link.dropProbability
             slowNodes = [:]
+            linkLoss = [:]
             applySlowLinks()
             for n in nodes.indices {
                 if nodes[n].isPaused { resume(n, dropBacklog: false) }
@@ -87,14 +95,24 @@ extension ReplicationSimulation {
         }
     }
 
+    /// The per-link overrides from the slow nodes and the one-way faults in force.
     private func applySlowLinks() {
         network.clearLinkOverrides()
+        var links: [LinkKey: LinkFaults] = [:]
         for (n, delay) in slowNodes.sorted(by: { $0.key < $1.key }) {
             let link = LinkFaults(dropProbability: settings.link.dropProbability, minDelayMs: delay / 2, maxDelayMs: delay)
             for peer in nodes.indices where peer != n {
-                network.setLink(from: names[n], to: names[peer], link)
-                network.setLink(from: names[peer], to: names[n], link)
+                links[LinkKey(from: n, to: peer)] = link
+                links[LinkKey(from: peer, to: n)] = link
             }
+        }
+        for (key, p) in linkLoss {
+            var link = links[key] ?? settings.link
+            link.dropProbability = max(link.dropProbability, p)
+            links[key] = link
+        }
+        for (key, link) in links.sorted(by: { ($0.key.from, $0.key.to) < ($1.key.from, $1.key.to) }) {
+            network.setLink(from: names[key.from], to: names[key.to], link)
         }
     }
 

@@ -70,6 +70,8 @@ public final class ReplicationSimulation {
     public internal(set) var history: [[ShardConfig]]
     /// Extra link delays in force, per slowed node.
     var slowNodes: [Int: Int64] = [:]
+    /// One-way loss in force (1: a cut), per directed link.
+    var linkLoss: [LinkKey: Double] = [:]
     var lastDelivery: [[Int64]]
     /// linkBroken[a][b]: a's connection to b dropped (it lost a message) and a has not
     /// redialed yet.
@@ -318,6 +320,12 @@ public final class ReplicationSimulation {
     }
 }
 
+/// A directed link between two nodes (by index).
+struct LinkKey: Hashable {
+    var from: Int
+    var to: Int
+}
+
 /// Counts for the run's report.
 public struct SimStats: Sendable, CustomStringConvertible {
     public init() {}
@@ -339,6 +347,8 @@ public struct SimStats: Sendable, CustomStringConvertible {
     public var violationsNotKept = 0
     /// Requests a router tried again (no primary could take them yet): the retry path.
     public var routerRetries = 0
+    /// One-way cuts and asymmetric loss spells.
+    public var oneWayFaults = 0
     /// Appends a follower refused while it installed a snapshot: the `installing` guard.
     public var refusedWhileInstalling = 0
     /// Outbox job steps run (direct chats' index writes).

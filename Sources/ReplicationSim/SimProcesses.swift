@@ -155,6 +155,15 @@ extension ReplicationSimulation {
             return violate(.releasedBeyondIsr, "shard \(shard): \(names[n]) released through \(through) beyond its own log (\(mine.lastLSN))")
         }
         let term = mine.term(through)
+        // The copies that exist: every node whose log holds this very entry.
+        let aliveSeen = oracle.alive(seenBy: n).count
+        let holders = names.filter { name in
+            let theirs = logPosition(shard, on: name)
+            return theirs.lastLSN >= through && (term == nil || theirs.term(through) == term)
+        }
+        if holders.count < min(settings.replication, aliveSeen) {
+            violate(.releasedUnderR, "shard \(shard): \(names[n]) (\(config)) released through \(through) held by \(holders) while it saw \(aliveSeen) nodes alive (R = \(settings.replication))")
+        }
         for name in config.isr where name != names[n] {
             let theirs = logPosition(shard, on: name)
             if theirs.lastLSN < through {

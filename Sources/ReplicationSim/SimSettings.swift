@@ -137,6 +137,8 @@ public struct FaultMix: Sendable, CustomStringConvertible {
     public var partition = 2
     public var loss = 1
     public var slowNode = 1
+    /// One-way cuts and asymmetric loss between two nodes (issue 10's partial faults).
+    public var oneWay = 1
     /// Episodes last uniformly between these.
     public var minDurationMs: Int64 = 2_000
     public var maxDurationMs: Int64 = 12_000
@@ -149,11 +151,11 @@ public struct FaultMix: Sendable, CustomStringConvertible {
 
     public static var none: FaultMix {
         var m = FaultMix()
-        m.crash = 0; m.pause = 0; m.partition = 0; m.loss = 0; m.slowNode = 0
+        m.crash = 0; m.pause = 0; m.partition = 0; m.loss = 0; m.slowNode = 0; m.oneWay = 0
         return m
     }
 
-    public var totalWeight: Int { crash + pause + partition + loss + slowNode }
+    public var totalWeight: Int { crash + pause + partition + loss + slowNode + oneWay }
 
     static func random(_ rng: inout SplitMix64) -> FaultMix {
         var m = FaultMix()
@@ -163,12 +165,13 @@ public struct FaultMix: Sendable, CustomStringConvertible {
         m.partition = rng.below(3)
         m.loss = rng.below(2)
         m.slowNode = rng.below(2)
+        m.oneWay = rng.below(3)
         if m.totalWeight == 0 { m.crash = 1 }
         m.maxDropProbability = 0.05 + rng.unit() * 0.25
         return m
     }
 
     public var description: String {
-        "crash \(crash) pause \(pause) partition \(partition) loss \(loss) slow \(slowNode) every ~\(meanGapMs) ms"
+        "crash \(crash) pause \(pause) partition \(partition) loss \(loss) slow \(slowNode) one-way \(oneWay) every ~\(meanGapMs) ms"
     }
 }

@@ -17,6 +17,9 @@ public enum Invariant: String, Sendable, CaseIterable {
     /// Two different configs of one shard were committed with the same epoch (the register
     /// forked).
     case configFork
+    /// A primary released entries while its config's isr held fewer than R nodes although it
+    /// saw R nodes alive (issue 10: an ack means R copies while R nodes are alive).
+    case releasedUnderR
     /// After healing, a shard has no primary that serves it.
     case noServingPrimary
     /// After healing, the cluster did not settle: a client never got an answer, copies stayed

@@ -14,7 +14,7 @@ final class RandomSeedTests: XCTestCase {
     static let results: [SimResult] = ReplicationSimulation.run(seeds: Array(seeds), profile: .quick, jobs: 2)
 
     static let safety: Set<Invariant> = [.ackedMessageLost, .duplicateMessage, .seqGap, .copiesDiverge, .conflictingAcks,
-                                         .releasedBeyondIsr, .configFork]
+                                         .releasedBeyondIsr, .configFork, .releasedUnderR]
 
     func failures(_ invariants: Set<Invariant>) -> [String] {
         Self.results.compactMap { r in
@@ -42,7 +42,7 @@ final class RandomSeedTests: XCTestCase {
             sum.stepDowns += r.stats.stepDowns; sum.snapshotsInstalled += r.stats.snapshotsInstalled
             sum.acked += r.stats.acked; sum.attempts += r.stats.attempts; sum.sends += r.stats.sends
             sum.routerRetries += r.stats.routerRetries; sum.refusedWhileInstalling += r.stats.refusedWhileInstalling
-            sum.jobSteps += r.stats.jobSteps
+            sum.jobSteps += r.stats.jobSteps; sum.oneWayFaults += r.stats.oneWayFaults
         }
         XCTAssertGreaterThan(total.crashes, 20)
         XCTAssertGreaterThan(total.pauses, 10)
@@ -51,6 +51,7 @@ final class RandomSeedTests: XCTestCase {
         XCTAssertGreaterThan(total.snapshotsInstalled, 20, "the snapshot transfer (offer, begin, chunks, done, install)")
         XCTAssertGreaterThan(total.routerRetries, 100, "the router's retry while a shard has no primary")
         XCTAssertGreaterThan(total.jobSteps, 60, "outbox jobs")
+        XCTAssertGreaterThan(total.oneWayFaults, 10, "one-way cuts and asymmetric loss")
         XCTAssertGreaterThan(total.attempts, total.sends + total.sends / 20, "hardly any client retried")
         XCTAssertGreaterThan(total.acked, total.sends * 9 / 10)
     }

@@ -30,11 +30,11 @@ final class ReplicaCoreTests: XCTestCase {
             case .broadcast(let message): for to in nodes where to != node { deliver(from: node, to: to, message) }
             case .ship(let shard, let to, _, let through, let epoch, let generation):
                 guard !down.contains(to) else { continue }
-                let (ok, more) = cores[to]!.admitAppend(shard: shard, epoch: epoch, from: node)
+                let (ok, more) = cores[to]!.admitAppend(shard: shard, epoch: epoch, from: node, nowMs: now)
                 run(to, more)
                 let reply: AppendReply = ok ? .ack(lsn: through) : .refuse(epoch: cores[to]!.fence(shard))
                 run(node, cores[node]!.onAppendReply(shard: shard, from: to, epoch: epoch, generation: generation, reply, matches: true,
-                                                     nowMs: now))
+                                                     sentAtMs: now, nowMs: now))
             case .release(let shard, let through): released[node, default: [:]][shard] = through
             case .stepDown(let shard): steppedDown[node, default: []].append(shard)
             case .snapshot, .persistSlot, .persistKnown, .persistBallot, .log, .startLeading: break
@@ -60,10 +60,10 @@ final class ReplicaCoreTests: XCTestCase {
 
     func testTheFirstNodeConfirmsAndLeadsEveryShardAtANewEpoch() {
         membership(alive: Set(nodes))
-        XCTAssertTrue(cores["n1"]!.serves(0))
+        XCTAssertTrue(cores["n1"]!.serves(0, nowMs: now))
         XCTAssertEqual(cores["n1"]!.config(0).epoch, 1)
-        XCTAssertEqual(cores["n2"]!.route(0), "n1", "the others learned it")
-        XCTAssertFalse(cores["n2"]!.serves(0))
+        XCTAssertEqual(cores["n2"]!.route(0, nowMs: now), "n1", "the others learned it")
+        XCTAssertFalse(cores["n2"]!.serves(0, nowMs: now))
     }
 
     func testACommitIsReleasedOnlyOnceTheReplicaAcked() {
@@ -87,30 +87,32 @@ final class ReplicaCoreTests: XCTestCase {
         down.insert("n1")
         membership(alive: ["n2", "n3"])
         tick()
-        XCTAssertTrue(cores["n2"]!.serves(0))
+        XCTAssertFalse(cores["n2"]!.serves(0, nowMs: now), "not within the lease n2 promised n1 (its last entry from it)")
+        tick(ReplicaCore.Settings().followerLeaseMs)
+        XCTAssertTrue(cores["n2"]!.serves(0, nowMs: now))
         XCTAssertEqual(cores["n2"]!.config(0).primary, "n2")
         XCTAssertGreaterThan(cores["n2"]!.config(0).epoch, 1)
         // n1 wakes up still believing it leads: its next entry is refused, it steps down.
         down.remove("n1")
         run("n1", cores["n1"]!.onLocalCommit(shard: 0, lsn: 2, nowMs: now))
         XCTAssertEqual(steppedDown["n1"], [0])
-        XCTAssertFalse(cores["n1"]!.serves(0))
+        XCTAssertFalse(cores["n1"]!.serves(0, nowMs: now))
         XCTAssertEqual(released["n1"]?[0], 1, "nothing of the deposed term was released")
     }
 
     func testANodeWithoutAMajorityServesNothing() {
         membership(alive: Set(nodes))
-        XCTAssertTrue(cores["n1"]!.serves(0))
+        XCTAssertTrue(cores["n1"]!.serves(0, nowMs: now))
         run("n1", cores["n1"]!.setMembers(ring: nodes, alive: ["n1"], order: { _ in self.nodes }, nowMs: now))
         XCTAssertFalse(cores["n1"]!.hasMajority)
-        XCTAssertFalse(cores["n1"]!.serves(0))
+        XCTAssertFalse(cores["n1"]!.serves(0, nowMs: now))
     }
 
     func testAStoredConfigIsConfirmedBeforeTheNodeLeadsAgain() {
         let stored = ShardConfig(epoch: 5, primary: "n1", isr: ["n1", "n2"])
         let core = ReplicaCore(me: "n1", shardCount: 1, replication: 2, initial: { _ in ShardConfig(epoch: 0, primary: "n1", isr: ["n1"]) },
                                known: [0: stored], logHead: { _ in 0 })
-        XCTAssertFalse(core.serves(0), "a restarted node does not lead from what it stored")
+        XCTAssertFalse(core.serves(0, nowMs: 0), "a restarted node does not lead from what it stored")
         XCTAssertEqual(core.fence(0), 5, "but what it stored was committed: older entries are refused")
     }
 
