@@ -19,6 +19,12 @@ public struct ChatSettings: Sendable {
     public static let maxDisplayNameBytes = 64
     /// Login throttling's rules and bounds (`LoginThrottle`).
     public var loginThrottle = LoginThrottle.Settings()
+    /// The most members a group may have (the cluster config's `max_group_members`).
+    public static let defaultMaxGroupMembers = 10_000
+    public var maxGroupMembers = ChatSettings.defaultMaxGroupMembers
+    /// Members named in one `POST /v1/groups`; more join with `POST /v1/groups/{id}/members`.
+    public static let maxMembersPerCreate = 1_000
+    public static let maxGroupTitleBytes = 256
     public init() {}
 }
 

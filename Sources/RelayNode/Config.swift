@@ -1,3 +1,4 @@
+import Chat
 import Foundation
 import JSON
 import Store
@@ -44,6 +45,8 @@ struct ClusterConfig: Equatable {
     var durability: Durability
     /// Log entries each shard keeps so a lagging replica can catch up without a snapshot.
     var logEntries: Int64 = ShardStore.defaultLogEntries
+    /// The most members a group may have (`max_group_members`).
+    var maxGroupMembers: Int = ChatSettings.defaultMaxGroupMembers
 
     static func load(path: String) throws(ConfigError) -> ClusterConfig {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -90,8 +93,10 @@ struct ClusterConfig: Equatable {
         }
         let logEntries = o["log_entries"]?.intValue ?? ShardStore.defaultLogEntries
         guard (16...10_000_000).contains(logEntries) else { throw ConfigError("\(source): \"log_entries\" must be 16 to 10000000") }
+        let maxGroupMembers = o["max_group_members"]?.intValue ?? Int64(ChatSettings.defaultMaxGroupMembers)
+        guard (2...1_000_000).contains(maxGroupMembers) else { throw ConfigError("\(source): \"max_group_members\" must be 2 to 1000000") }
         return ClusterConfig(cluster: cluster, secret: secret, shards: shards, replication: replication, nodes: nodes,
-                             durability: durability, logEntries: logEntries)
+                             durability: durability, logEntries: logEntries, maxGroupMembers: Int(maxGroupMembers))
     }
 }
 

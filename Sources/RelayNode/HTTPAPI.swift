@@ -29,6 +29,17 @@ final class HTTPAPI {
         .get("/v1/conversations", HTTPAPI.conversations),
         .get("/v1/conversations/{id}/messages", HTTPAPI.history),
         .post("/v1/conversations/{id}/receipts", HTTPAPI.receipts),
+        // Groups and invite links: HTTPAPI+Groups.swift
+        .post("/v1/groups", HTTPAPI.createGroup),
+        .get("/v1/groups/{id}", HTTPAPI.readGroup),
+        .patch("/v1/groups/{id}", HTTPAPI.updateGroup),
+        .post("/v1/groups/{id}/members", HTTPAPI.addMember),
+        .delete("/v1/groups/{id}/members/{user}", HTTPAPI.removeMember),
+        .put("/v1/groups/{id}/members/{user}/role", HTTPAPI.setRole),
+        .post("/v1/groups/{id}/invites", HTTPAPI.createInvite),
+        .get("/v1/groups/{id}/invites", HTTPAPI.listInvites),
+        .delete("/v1/invites/{code}", HTTPAPI.revokeInvite),
+        .post("/v1/invites/{code}/accept", HTTPAPI.acceptInvite),
         // The WebSocket upgrade: HTTPAPI+WebSocket.swift
         .get("/v1/ws", HTTPAPI.upgrade),
     ], alsoAllowed: ["OPTIONS"])

@@ -64,8 +64,11 @@ final class Node {
         let randomBytes: (Int) -> [UInt8] = { random.bytes($0) }
         cluster = try ClusterNode(settings: settings, loop: loop, files: files, service: service, shardMap: shardMap,
                                   workers: workers, local: registry, random: randomBytes, log: { log.info($0) })
+        var chatSettings = ChatSettings()
+        chatSettings.maxGroupMembers = config.maxGroupMembers
         chat = ChatService(router: cluster.router, shardMap: shardMap,
-                           hasher: PoolHasher(pool: workers, random: random), random: random, clock: { loop.nowMs })
+                           hasher: PoolHasher(pool: workers, random: random), random: random, settings: chatSettings,
+                           clock: { loop.nowMs })
         service.sink = cluster.directory
         service.attach(router: cluster.router)
         server = ClientServer(loop: loop, api: HTTPAPI(node: self), metrics: metrics, log: log)

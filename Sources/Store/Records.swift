@@ -51,6 +51,15 @@ public struct MemberRecord: Sendable, Equatable {
     public var leftSeq: Int64?
     public var delivered: Int64
     public var read: Int64
+    public init(conversationID: String, user: String, role: String, joinedSeq: Int64, leftSeq: Int64?, delivered: Int64, read: Int64) {
+        self.conversationID = conversationID
+        self.user = user
+        self.role = role
+        self.joinedSeq = joinedSeq
+        self.leftSeq = leftSeq
+        self.delivered = delivered
+        self.read = read
+    }
     /// The first seq this member may read: 1, or above `joinedSeq` without visible history.
     public func firstVisibleSeq(historyVisible: Bool) -> Int64 { historyVisible ? 1 : joinedSeq + 1 }
 }

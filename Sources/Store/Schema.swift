@@ -93,5 +93,19 @@ enum ShardSchema {
                 created_at INTEGER NOT NULL
             ) WITHOUT ROWID;
             """),
+        // Groups' invite links (Sources/Chat/Features/Invites.swift).
+        Migration(version: 5, sql: """
+            CREATE TABLE invites(
+                code TEXT PRIMARY KEY,
+                conversation_id TEXT NOT NULL,
+                created_by TEXT NOT NULL,
+                max_uses INTEGER,
+                uses INTEGER NOT NULL DEFAULT 0,
+                expires_at INTEGER,
+                revoked INTEGER NOT NULL DEFAULT 0,
+                created_at INTEGER NOT NULL
+            ) WITHOUT ROWID;
+            CREATE INDEX invites_by_conversation ON invites(conversation_id);
+            """),
     ]
 }

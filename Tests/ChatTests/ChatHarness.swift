@@ -34,7 +34,7 @@ final class ChatHarness {
 
     /// `wrap` puts something between the service and the front (a router that fails some
     /// calls): the front and the outbox both call through it.
-    init(wrap: (ShardRouter) -> ShardRouter = { $0 }) throws {
+    init(settings: ChatSettings = ChatSettings(), wrap: (ShardRouter) -> ShardRouter = { $0 }) throws {
         files = try ShardFiles(directory: directory)
         let map = try ShardMap(shardCount: 16)
         let random = SeededRandom(seed: 42)
@@ -42,7 +42,7 @@ final class ChatHarness {
         service = ShardService(nodeID: "n1", files: files, shardMap: map, random: random, clock: { clock.value },
                                schedule: { _, fn in timers.value.append(fn) })
         chat = ChatService(router: wrap(LocalRouter(service: service)), shardMap: map, hasher: InlineYescryptHasher(random: random),
-                           random: random, clock: { clock.value })
+                           random: random, settings: settings, clock: { clock.value })
         service.sink = sink
         service.attach(router: chat.router)
     }
@@ -61,8 +61,9 @@ final class ChatHarness {
     func wait<T>(_ call: (@escaping (T) -> Void) -> Void) -> T {
         var out: T?
         call { out = $0 }
-        // A request chain may wait on several commits (open the chat, then send).
-        settle()
+        // A request chain may wait on several commits (open the chat, then send; a rule,
+        // then its outbox job's calls on other shards).
+        for _ in 0..<20 where out == nil { settle() }
         guard let out else { fatalError("no reply after the commit") }
         return out
     }

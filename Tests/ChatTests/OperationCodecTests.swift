@@ -62,7 +62,27 @@ final class OperationCodecTests: XCTestCase {
                 replies: [SetCursors.Cursors(delivered: 5, read: 4)]),
         example([SaveJobProgress(origin: .conversation("dm:alice:bob"), jobID: "index:dm:alice:bob", change: .progress([1, 2])),
                  SaveJobProgress(origin: .user("alice"), jobID: "j", change: .finished)], replies: [true, false]),
+        example([CreateGroup(conversationID: "grp:abc", creator: "alice", title: "Team 😀", members: ["bob", "carol"], historyVisible: false)],
+                replies: [Done()]),
+        example([ReadGroup(conversationID: "grp:abc", reader: "bob")], replies: [group]),
+        example([AddMember(conversationID: "grp:abc", by: "alice", user: "dave", limit: 10_000)], replies: [Done()]),
+        example([RemoveMember(conversationID: "grp:abc", by: "alice", user: "dave")], replies: [Done()]),
+        example([SetRole(conversationID: "grp:abc", by: "alice", user: "bob", role: .admin),
+                 SetRole(conversationID: "grp:abc", by: "alice", user: "bob", role: .member)], replies: [Done()]),
+        example([UpdateGroup(conversationID: "grp:abc", by: "alice", title: "New", historyVisible: nil),
+                 UpdateGroup(conversationID: "grp:abc", by: "alice", title: nil, historyVisible: true)], replies: [group]),
+        example([CreateInvite(conversationID: "grp:abc", by: "alice", inviteCode: "abc.0123", maxUses: 5, expiresInS: nil)],
+                replies: [invite]),
+        example([ListInvites(conversationID: "grp:abc", by: "alice")], replies: [[invite, invite], []]),
+        example([RevokeInvite(inviteCode: "abc.0123", by: "alice")], replies: [Done()]),
+        example([AcceptInvite(inviteCode: "abc.0123", user: "bob", limit: 10)], replies: ["grp:abc"]),
     ]
+    static let group = GroupInfo(conversationID: "grp:abc", title: "Team", historyVisible: true, members: [
+        MemberRecord(conversationID: "grp:abc", user: "alice", role: "admin", joinedSeq: 0, leftSeq: nil, delivered: 4, read: 3),
+        MemberRecord(conversationID: "grp:abc", user: "bob", role: "member", joinedSeq: 2, leftSeq: nil, delivered: 0, read: 0),
+    ])
+    static let invite = Invite(code: "abc.0123", conversationID: "grp:abc", createdBy: "alice", maxUses: nil, uses: 3,
+                               expiresAt: 1_763_700_000_000, revoked: false)
 
     func testEveryOperationHasAnExample() {
         let listed = Set(Operations.all.map { $0.code })

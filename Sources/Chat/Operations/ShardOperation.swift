@@ -38,6 +38,9 @@ public enum OperationCode: UInt16, Sendable, CaseIterable {
     case setCursors = 12
     // The outbox (Outbox.swift).
     case saveJobProgress = 16
+    // Groups (Groups.swift) and their invite links (Invites.swift).
+    case createGroup = 20, readGroup = 21, addMember = 22, removeMember = 23, setRole = 24, updateGroup = 25
+    case createInvite = 26, listInvites = 27, revokeInvite = 28, acceptInvite = 29
 }
 
 /// The table of operations: what a node can serve for a peer.
@@ -48,6 +51,8 @@ public enum Operations {
         SendMessage.self, History.self, Typing.self,
         SetCursors.self,
         SaveJobProgress.self,
+        CreateGroup.self, ReadGroup.self, AddMember.self, RemoveMember.self, SetRole.self, UpdateGroup.self,
+        CreateInvite.self, ListInvites.self, RevokeInvite.self, AcceptInvite.self,
     ]
 
     static let byCode: [UInt16: any ShardOperation.Type] = {
