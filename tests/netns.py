@@ -97,6 +97,21 @@ class NetCluster:
         return f"rph{self.tag}{nid}", f"rpn{self.tag}{nid}"
 
     def _up(self) -> None:
+        self._remove_links()   # a previous cluster of this tag may still be going away
+        try:
+            self._make()
+        except BaseException:
+            self.down()
+            raise
+
+    def _remove_links(self) -> None:
+        """Deletes this tag's host-side veths (which takes their peers too) and bridge now:
+        a deleted namespace releases its links only later, in the kernel's own time."""
+        for nid in self.ids:
+            run("ip", "link", "del", self.veth(nid)[0], check=False)
+        run("ip", "link", "del", self.bridge, check=False)
+
+    def _make(self) -> None:
         run("ip", "link", "add", self.bridge, "type", "bridge")
         run("ip", "addr", "add", f"{self.subnet}.254/24", "dev", self.bridge)
         run("ip", "link", "set", self.bridge, "up")
@@ -116,7 +131,7 @@ class NetCluster:
             self.kill(nid, signal.SIGKILL)
         for nid in self.ids:
             run("ip", "netns", "del", self.ns(nid), check=False)
-        run("ip", "link", "del", self.bridge, check=False)
+        self._remove_links()
 
     # -- faults
 
