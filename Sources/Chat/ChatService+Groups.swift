@@ -41,37 +41,47 @@ extension ChatService {
         router.call(ReadGroup(conversationID: id, reader: session.user), reply: reply)
     }
 
-    public func addMember(_ session: Session, group id: String, user: String, reply: @escaping (Result<Void, ChatError>) -> Void) {
+    /// `requestID` (from the client's `Idempotency-Key`): a retried change applies once, also
+    /// when an earlier attempt arrives late. Scoped to the caller.
+    public func addMember(_ session: Session, group id: String, user: String, requestID: String? = nil,
+                          reply: @escaping (Result<Void, ChatError>) -> Void) {
         guard Self.isGroupID(id) else { return reply(.failure(ChatError(.notFound, "no group \(id)"))) }
         guard Identifiers.isValidUser(user) else { return reply(.failure(.badRequest("not a valid user id: \(user)"))) }
         usersExist([user]) { [self] missing in
             if let missing { return reply(.failure(missing)) }
-            router.call(AddMember(conversationID: id, by: session.user, user: user, limit: settings.maxGroupMembers)) { result in
+            router.call(AddMember(conversationID: id, by: session.user, user: user, limit: settings.maxGroupMembers,
+                                  requestID: Self.scoped(requestID, session))) { result in
                 reply(result.map { _ in () })
             }
         }
     }
 
     /// An admin removes `user`, or the user leaves (`user` is the caller).
-    public func removeMember(_ session: Session, group id: String, user: String, reply: @escaping (Result<Void, ChatError>) -> Void) {
+    public func removeMember(_ session: Session, group id: String, user: String, requestID: String? = nil,
+                             reply: @escaping (Result<Void, ChatError>) -> Void) {
         guard Self.isGroupID(id) else { return reply(.failure(ChatError(.notFound, "no group \(id)"))) }
         guard Identifiers.isValidUser(user) else { return reply(.failure(ChatError(.notFound, "no member \(user)"))) }
-        router.call(RemoveMember(conversationID: id, by: session.user, user: user)) { reply($0.map { _ in () }) }
+        router.call(RemoveMember(conversationID: id, by: session.user, user: user, requestID: Self.scoped(requestID, session))) {
+            reply($0.map { _ in () })
+        }
     }
 
-    public func setRole(_ session: Session, group id: String, user: String, role: String,
+    public func setRole(_ session: Session, group id: String, user: String, role: String, requestID: String? = nil,
                         reply: @escaping (Result<Void, ChatError>) -> Void) {
         guard let role = MemberRole(rawValue: role) else { return reply(.failure(.badRequest("`role` is `admin` or `member`"))) }
         guard Self.isGroupID(id) else { return reply(.failure(ChatError(.notFound, "no group \(id)"))) }
         guard Identifiers.isValidUser(user) else { return reply(.failure(ChatError(.notFound, "no member \(user)"))) }
-        router.call(SetRole(conversationID: id, by: session.user, user: user, role: role)) { reply($0.map { _ in () }) }
+        router.call(SetRole(conversationID: id, by: session.user, user: user, role: role, requestID: Self.scoped(requestID, session))) {
+            reply($0.map { _ in () })
+        }
     }
 
-    public func updateGroup(_ session: Session, group id: String, title: String?, historyVisible: Bool?,
+    public func updateGroup(_ session: Session, group id: String, title: String?, historyVisible: Bool?, requestID: String? = nil,
                             reply: @escaping (Result<GroupInfo, ChatError>) -> Void) {
         if let title, let error = Self.checkTitle(title) { return reply(.failure(error)) }
         guard Self.isGroupID(id) else { return reply(.failure(ChatError(.notFound, "no group \(id)"))) }
-        router.call(UpdateGroup(conversationID: id, by: session.user, title: title, historyVisible: historyVisible), reply: reply)
+        router.call(UpdateGroup(conversationID: id, by: session.user, title: title, historyVisible: historyVisible,
+                                requestID: Self.scoped(requestID, session)), reply: reply)
     }
 
     // MARK: Invite links
@@ -104,12 +114,15 @@ extension ChatService {
         router.call(RevokeInvite(inviteCode: code, by: session.user)) { reply($0.map { _ in () }) }
     }
 
-    public func acceptInvite(_ session: Session, code: String, reply: @escaping (Result<String, ChatError>) -> Void) {
+    public func acceptInvite(_ session: Session, code: String, requestID: String? = nil, reply: @escaping (Result<String, ChatError>) -> Void) {
         guard InviteCodes.conversation(of: code) != nil else { return reply(.failure(ChatError(.notFound, "no invite \(code)"))) }
-        router.call(AcceptInvite(inviteCode: code, user: session.user, limit: settings.maxGroupMembers), reply: reply)
+        router.call(AcceptInvite(inviteCode: code, user: session.user, limit: settings.maxGroupMembers,
+                                 requestID: Self.scoped(requestID, session)), reply: reply)
     }
 
     // MARK: Checks
+
+    static func scoped(_ requestID: String?, _ session: Session) -> String? { requestID.map { session.user + ":" + $0 } }
 
     static func isGroupID(_ id: String) -> Bool { id.hasPrefix("grp:") && Identifiers.isValidConversation(id) }
 

@@ -42,7 +42,7 @@ extension HTTPAPI {
                 let title = try Fields.optionalString(o, "title", maxBytes: ChatSettings.maxGroupTitleBytes)
                 let historyVisible = try Fields.optionalBool(o, "history_visible")
                 guard title != nil || historyVisible != nil else { throw .badRequest("give `title` or `history_visible`") }
-                chat.updateGroup(session, group: id, title: title, historyVisible: historyVisible) { result in
+                chat.updateGroup(session, group: id, title: title, historyVisible: historyVisible, requestID: try requestID(call)) { result in
                     respond(Self.groupReply(result))
                 }
             }
@@ -56,7 +56,7 @@ extension HTTPAPI {
             body(call) { [self] o throws(ChatError) in
                 let id = try call.parameter("id")
                 let user = try Fields.string(o, "user", maxBytes: 64)
-                chat.addMember(session, group: id, user: user) { respond(Self.noContent($0)) }
+                chat.addMember(session, group: id, user: user, requestID: try requestID(call)) { respond(Self.noContent($0)) }
             }
         }
     }
@@ -65,8 +65,8 @@ extension HTTPAPI {
     func removeMember(_ call: Call) {
         let respond = call.respond
         authenticated(call) { [self] session in
-            guard let id = parameter(call, "id"), let user = parameter(call, "user") else { return }
-            chat.removeMember(session, group: id, user: user) { respond(Self.noContent($0)) }
+            guard let id = parameter(call, "id"), let user = parameter(call, "user"), let key = idempotencyKey(call) else { return }
+            chat.removeMember(session, group: id, user: user, requestID: key) { respond(Self.noContent($0)) }
         }
     }
 
@@ -77,7 +77,7 @@ extension HTTPAPI {
             body(call) { [self] o throws(ChatError) in
                 let id = try call.parameter("id"), user = try call.parameter("user")
                 let role = try Fields.string(o, "role", maxBytes: 16)
-                chat.setRole(session, group: id, user: user, role: role) { respond(Self.noContent($0)) }
+                chat.setRole(session, group: id, user: user, role: role, requestID: try requestID(call)) { respond(Self.noContent($0)) }
             }
         }
     }
@@ -139,8 +139,8 @@ extension HTTPAPI {
     func acceptInvite(_ call: Call) {
         let respond = call.respond
         authenticated(call) { [self] session in
-            guard let code = parameter(call, "code") else { return }
-            chat.acceptInvite(session, code: code) { result in
+            guard let code = parameter(call, "code"), let key = idempotencyKey(call) else { return }
+            chat.acceptInvite(session, code: code, requestID: key) { result in
                 switch result {
                 case .success(let id): respond(Reply.json(200, ["conversation_id": .string(id)]))
                 case .failure(let error): respond(Reply.error(error))
@@ -150,6 +150,25 @@ extension HTTPAPI {
     }
 
     // MARK: Shapes
+
+    static let maxIdempotencyKeyBytes = 128
+
+    /// The `Idempotency-Key` header, if sent: printable ASCII, at most 128 bytes.
+    private func requestID(_ call: Call) throws(ChatError) -> String? {
+        guard let key = call.request.headers["Idempotency-Key"] else { return nil }
+        guard !key.isEmpty, key.utf8.count <= Self.maxIdempotencyKeyBytes, key.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            throw .badRequest("`Idempotency-Key` is 1 to \(Self.maxIdempotencyKeyBytes) printable ASCII characters")
+        }
+        return key
+    }
+
+    /// `requestID` for a handler without a body: answers the 400 itself. `.some(nil)`: no key.
+    private func idempotencyKey(_ call: Call) -> String?? {
+        do { return .some(try requestID(call)) } catch {
+            call.respond(Reply.error(error))
+            return nil
+        }
+    }
 
     private func parameter(_ call: Call, _ name: String) -> String? {
         do { return try call.parameter(name) } catch {

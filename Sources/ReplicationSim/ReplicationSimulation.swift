@@ -20,12 +20,17 @@ enum Event {
     case clientAttempt(sendID: Int)
     case clientAnswer(ClientWrite, WriteOutcome, node: Int)
     case clientTimeout(sendID: Int, attempt: Int)
+    // A group admin's client (Groups.swift).
+    case groupAttempt(group: Int)
+    case groupArrives(node: Int, life: Int, GroupWrite)
+    case groupAnswer(GroupWrite, Result<Void, ChatError>)
+    case groupTimeout(GroupWrite)
     case fault(Fault)
 
     /// Messages (as opposed to timers) fill a paused node's socket buffers.
     var isMessage: Bool {
         switch self {
-        case .deliver, .clientArrives: return true
+        case .deliver, .clientArrives, .groupArrives: return true
         default: return false
         }
     }
@@ -58,6 +63,8 @@ public final class ReplicationSimulation {
     var trace: Trace
     var ledger = AckLedger()
     var clients: [ClientSend] = []
+    /// The group admins' clients (Groups.swift).
+    var groups: [GroupDriver] = []
     /// Sends whose first attempt goes to a chosen node (scenario tests).
     var preferredNode: [Int: Int] = [:]
     /// Every snapshot installed: where, of which shard, when.
@@ -81,6 +88,7 @@ public final class ReplicationSimulation {
     var netRng: SplitMix64
     var clientRng: SplitMix64
     var memberRng: SplitMix64
+    var groupRng: SplitMix64
 
     let indexOf: [String: Int]
 
@@ -104,12 +112,14 @@ public final class ReplicationSimulation {
         netRng = SplitMix64(seed: seed ^ 0x4E37_0000_0000_0004)
         clientRng = SplitMix64(seed: seed ^ 0xC11E_0000_0000_0005)
         memberRng = SplitMix64(seed: seed ^ 0x3E3B_0000_0000_0006)
+        groupRng = SplitMix64(seed: seed ^ 0x6209_0000_0000_0008)
         let keep = Int64(settings.logKeepEntries ?? Int(ShardStore.defaultLogEntries))
         nodes = names.enumerated().map { SimNode(index: $0, name: $1, keepLogEntries: keep) }
         for i in 0..<n { boot(i, start: false) }
         for node in nodes { node.process?.replicator.start() }
         queue.schedule(.membershipSweep, at: Instant(ms: settings.membershipSweepMs))
         scheduleWorkload()
+        scheduleGroups()
         for step in FaultPlan.make(seed: seed, settings: settings).steps {
             queue.schedule(.fault(step.fault), at: Instant(ms: step.atMs))
         }
@@ -147,7 +157,8 @@ public final class ReplicationSimulation {
     private func handle(_ event: Event) {
         stats.events += 1
         switch event {
-        case .timer(let n, let life, _), .deliver(let n, let life, _, _), .clientArrives(let n, let life, _):
+        case .timer(let n, let life, _), .deliver(let n, let life, _, _), .clientArrives(let n, let life, _),
+             .groupArrives(let n, let life, _):
             atNode(n, life: life, event)
         case .reconnect(let from, let to, let life):
             reconnect(from, to, life: life)
@@ -160,6 +171,12 @@ public final class ReplicationSimulation {
             clientAnswered(write, outcome, node: node)
         case .clientTimeout(let id, let attempt):
             clientTimedOut(id, attempt: attempt)
+        case .groupAttempt(let g):
+            groupAttempt(g)
+        case .groupAnswer(let write, let result):
+            groupAnswered(write, result)
+        case .groupTimeout(let write):
+            groupTimedOut(write)
         case .fault(let fault):
             perform(fault)
         }
@@ -191,6 +208,8 @@ public final class ReplicationSimulation {
             receive(n, p, from: from, message)
         case .clientArrives(_, _, let write):
             clientArrived(n, p, write)
+        case .groupArrives(_, _, let write):
+            groupArrived(n, p, write)
         default:
             preconditionFailure("not a node event: \(event)")
         }
@@ -353,12 +372,15 @@ public struct SimStats: Sendable, CustomStringConvertible {
     public var refusedWhileInstalling = 0
     /// Outbox job steps run (direct chats' index writes).
     public var jobSteps = 0
+    /// Group membership changes answered, and attempts at them.
+    public var groupChanges = 0
+    public var groupAttempts = 0
 
     public var description: String {
         "\(sends) sends, \(acked) acked, \(gaveUp) given up, \(attempts) attempts; \(configsCommitted) configs committed, "
             + "\(stepDowns) step-downs, \(snapshotsInstalled) snapshots installed; "
             + "\(crashes) crashes, \(pauses) pauses, \(partitions) partitions; "
-            + "\(routerRetries) router retries, \(refusedWhileInstalling) appends refused while installing, \(jobSteps) job steps; "
+            + "\(routerRetries) router retries, \(refusedWhileInstalling) appends refused while installing, \(jobSteps) job steps, \(groupChanges) group changes (\(groupAttempts) attempts); "
             + "\(messagesSent) messages (\(messagesLost) lost), \(events) events"
             + (violationsNotKept > 0 ? "; \(violationsNotKept) more violations not kept" : "")
     }

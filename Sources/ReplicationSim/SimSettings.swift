@@ -66,6 +66,10 @@ public struct SimSettings: Sendable, CustomStringConvertible {
     public var clientRetryPauseMs: Int64 = 100
     /// A send not acked this long after its first attempt is given up.
     public var clientGiveUpMs: Int64 = 60_000
+    /// Groups whose admin changes their membership, one change after another, during the
+    /// fault phase (Groups.swift), and the changes each makes after creating it.
+    public var groups = 0
+    public var changesPerGroup = 0
 
     // MARK: Phases
 
@@ -112,10 +116,14 @@ public struct SimSettings: Sendable, CustomStringConvertible {
             s.sends = 150 + rng.below(150)
             s.conversations = 12
             s.settleLimitMs = 45_000
+            s.groups = 2
+            s.changesPerGroup = 10
         case .full:
             s.faultPhaseMs = 60_000 + Int64(rng.below(60_000))
             s.sends = 1_500 + rng.below(2_500)
             s.conversations = 40
+            s.groups = 4
+            s.changesPerGroup = 40
         }
         s.faults = FaultMix.random(&rng)
         return s

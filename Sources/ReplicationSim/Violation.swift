@@ -27,6 +27,11 @@ public enum Invariant: String, Sendable, CaseIterable {
     case notSettled
     /// After healing, a write to some shard was not acked in time.
     case finalWriteNotAcked
+    /// A group change was refused for a reason other than `unavailable` (Groups.swift).
+    case groupChangeRefused
+    /// A group's `system` messages are not exactly its answered changes in order, its members
+    /// not what they add up to, or a member's index does not list it.
+    case groupMembershipWrong
 }
 
 public struct Violation: Error, Sendable, CustomStringConvertible {

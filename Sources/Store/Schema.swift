@@ -106,6 +106,13 @@ enum ShardSchema {
                 created_at INTEGER NOT NULL
             ) WITHOUT ROWID;
             CREATE INDEX invites_by_conversation ON invites(conversation_id);
+            -- Group changes applied, by the request id their client sent (Groups.swift).
+            CREATE TABLE group_requests(
+                conversation_id TEXT NOT NULL,
+                request_id TEXT NOT NULL,
+                at INTEGER NOT NULL,
+                PRIMARY KEY(conversation_id, request_id)
+            ) WITHOUT ROWID;
             """),
     ]
 }

@@ -169,6 +169,22 @@ final class GroupTests: XCTestCase {
         XCTAssertEqual(h.wait { h.chat.createInvite(alice, group: id, maxUses: 0, expiresInS: nil, reply: $0) }.failureCode, .badRequest)
     }
 
+    func testALateCopyOfARetriedChangeAppliesOnce() throws {
+        let h = try ChatHarness()
+        let alice = try h.signup("alice")
+        _ = try h.signup("bob")
+        let id = try makeGroup(h, by: alice, members: ["bob"])
+        try h.wait { h.chat.removeMember(alice, group: id, user: "bob", requestID: "k1", reply: $0) }.get()
+        try h.wait { h.chat.addMember(alice, group: id, user: "bob", requestID: "k2", reply: $0) }.get()
+        // The first removal's earlier attempt arrives now: it changes nothing.
+        try h.wait { h.chat.removeMember(alice, group: id, user: "bob", requestID: "k1", reply: $0) }.get()
+        XCTAssertEqual(try h.wait { h.chat.group(alice, id: id, reply: $0) }.get().members.map(\.user), ["alice", "bob"])
+        XCTAssertEqual(systemEvents(try history(h, alice, id)).suffix(2), ["member_removed", "member_added"])
+        // Without a key, the same late removal would apply: keys are what make it safe.
+        try h.wait { h.chat.removeMember(alice, group: id, user: "bob", reply: $0) }.get()
+        XCTAssertEqual(try h.wait { h.chat.group(alice, id: id, reply: $0) }.get().members.map(\.user), ["alice"])
+    }
+
     func testGroupReceiptsGoToTheSendersCovered() throws {
         let h = try ChatHarness()
         let alice = try h.signup("alice"), bob = try h.signup("bob")

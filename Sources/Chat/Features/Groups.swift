@@ -44,6 +44,22 @@ enum GroupRules {
         return member
     }
 
+    /// How long a change's request id is remembered: a late attempt of a request retried within
+    /// this is recognised (and changes nothing).
+    static let requestMemoryMs: Int64 = 24 * 3600 * 1000
+
+    /// Whether the change with this request id was applied already (a late copy of a request
+    /// its client retried, which must not apply twice, e.g. a removal after a re-add). When it
+    /// was not, notes it, in the change's own transaction.
+    static func seen(_ requestID: String?, in id: String, context: ShardContext) throws -> Bool {
+        guard let requestID else { return false }
+        let store = context.store
+        if try store.groupRequestSeen(conversationID: id, requestID: requestID) { return true }
+        try store.noteGroupRequest(conversationID: id, requestID: requestID, now: context.now,
+                                   forgetBefore: context.now - requestMemoryMs)
+        return false
+    }
+
     static func currentMembers(of id: String, in store: ShardStore) throws -> [MemberRecord] {
         try store.members(conversationID: id).filter { $0.leftSeq == nil }
     }
@@ -74,17 +90,23 @@ enum GroupRules {
     /// for it). Checks the size limit first. Returns false when they already are a member.
     static func join(_ user: String, group: ConversationRecord, limit: Int, context: ShardContext) throws -> Bool {
         let store = context.store
-        if let member = try store.member(conversationID: group.id, user: user), member.leftSeq == nil { return false }
+        if let member = try store.member(conversationID: group.id, user: user), member.leftSeq == nil {
+            // A retry may still be indexing this user: the answer waits for that, as the first did.
+            let job = Self.joinJob(group.id, user, member.joinedSeq)
+            if try store.job(job) != nil { context.awaitJob(id: job) }
+            return false
+        }
         let count = try store.currentMemberCount(conversationID: group.id)
         guard count < limit else {
             throw ChatError(.conflict, "\(group.id) has \(count) members, the most a group may have")
         }
         try store.setMember(conversationID: group.id, user: user, role: MemberRole.member.rawValue, joinedSeq: group.lastSeq)
         let job = IndexMembers(conversationID: group.id, users: [user])
-        try context.enqueue(job, id: "members:\(group.id):\(user):\(group.lastSeq)", origin: .conversation(group.id),
-                            replyWhenDone: true)
+        try context.enqueue(job, id: joinJob(group.id, user, group.lastSeq), origin: .conversation(group.id), replyWhenDone: true)
         return true
     }
+
+    static func joinJob(_ id: String, _ user: String, _ joinedSeq: Int64) -> String { "members:\(id):\(user):\(joinedSeq)" }
 }
 
 /// Makes a group with its creator as admin and the given members, and records `created`
@@ -185,18 +207,23 @@ public struct AddMember: ShardOperation {
     public var user: String
     /// The cluster's group size limit (`ChatSettings.maxGroupMembers`).
     public var limit: Int
-    public init(conversationID: String, by: String, user: String, limit: Int) {
+    /// The client's id for this change, if it sent one: a retried request applies once.
+    public var requestID: String?
+    public init(conversationID: String, by: String, user: String, limit: Int, requestID: String? = nil) {
         self.conversationID = conversationID
         self.by = by
         self.user = user
         self.limit = limit
+        self.requestID = requestID
     }
     public var key: ShardKey { .conversation(conversationID) }
     public func encode(_ w: inout WireWriter) {
         w.writeString(conversationID); w.writeString(by); w.writeString(user); w.writeU32(UInt32(clamping: limit))
+        w.writeOptionalString(requestID)
     }
     public init(from r: inout WireReader) throws {
-        self.init(conversationID: try r.readText(), by: try r.readText(), user: try r.readText(), limit: Int(try r.readU32()))
+        self.init(conversationID: try r.readText(), by: try r.readText(), user: try r.readText(), limit: Int(try r.readU32()),
+                  requestID: try r.readOptionalString())
     }
     public static func encode(reply: Done, _ w: inout WireWriter) {}
     public static func decodeReply(_ r: inout WireReader) throws -> Done { Done() }
@@ -205,6 +232,7 @@ public struct AddMember: ShardOperation {
         let store = context.store
         let group = try GroupRules.group(conversationID, in: store)
         _ = try GroupRules.admin(by, of: conversationID, in: store)
+        if try GroupRules.seen(requestID, in: conversationID, context: context) { return Done() }
         guard try GroupRules.join(user, group: group, limit: limit, context: context) else { return Done() }
         let everyone = try GroupRules.currentMembers(of: conversationID, in: store).map(\.user)
         try GroupRules.record("member_added", user: user, by: by, in: conversationID, context: context, to: everyone)
@@ -220,14 +248,20 @@ public struct RemoveMember: ShardOperation {
     public var conversationID: String
     public var by: String
     public var user: String
-    public init(conversationID: String, by: String, user: String) {
+    public var requestID: String?
+    public init(conversationID: String, by: String, user: String, requestID: String? = nil) {
         self.conversationID = conversationID
         self.by = by
         self.user = user
+        self.requestID = requestID
     }
     public var key: ShardKey { .conversation(conversationID) }
-    public func encode(_ w: inout WireWriter) { w.writeString(conversationID); w.writeString(by); w.writeString(user) }
-    public init(from r: inout WireReader) throws { self.init(conversationID: try r.readText(), by: try r.readText(), user: try r.readText()) }
+    public func encode(_ w: inout WireWriter) {
+        w.writeString(conversationID); w.writeString(by); w.writeString(user); w.writeOptionalString(requestID)
+    }
+    public init(from r: inout WireReader) throws {
+        self.init(conversationID: try r.readText(), by: try r.readText(), user: try r.readText(), requestID: try r.readOptionalString())
+    }
     public static func encode(reply: Done, _ w: inout WireWriter) {}
     public static func decodeReply(_ r: inout WireReader) throws -> Done { Done() }
 
@@ -247,6 +281,7 @@ public struct RemoveMember: ShardOperation {
             }
             if member.leftSeq != nil { return Done() }
         }
+        if try GroupRules.seen(requestID, in: conversationID, context: context) { return Done() }
         let before = try GroupRules.currentMembers(of: conversationID, in: store)
         let event = by == user ? "member_left" : "member_removed"
         let message = try GroupRules.record(event, user: user, by: by, in: conversationID, context: context, to: before.map(\.user))
@@ -270,20 +305,23 @@ public struct SetRole: ShardOperation {
     public var by: String
     public var user: String
     public var role: MemberRole
-    public init(conversationID: String, by: String, user: String, role: MemberRole) {
+    public var requestID: String?
+    public init(conversationID: String, by: String, user: String, role: MemberRole, requestID: String? = nil) {
         self.conversationID = conversationID
         self.by = by
         self.user = user
         self.role = role
+        self.requestID = requestID
     }
     public var key: ShardKey { .conversation(conversationID) }
     public func encode(_ w: inout WireWriter) {
         w.writeString(conversationID); w.writeString(by); w.writeString(user); w.writeString(role.rawValue)
+        w.writeOptionalString(requestID)
     }
     public init(from r: inout WireReader) throws {
         let id = try r.readText(), by = try r.readText(), user = try r.readText()
         guard let role = MemberRole(rawValue: try r.readText()) else { throw ShardCodecError("unknown role") }
-        self.init(conversationID: id, by: by, user: user, role: role)
+        self.init(conversationID: id, by: by, user: user, role: role, requestID: try r.readOptionalString())
     }
     public static func encode(reply: Done, _ w: inout WireWriter) {}
     public static func decodeReply(_ r: inout WireReader) throws -> Done { Done() }
@@ -296,6 +334,7 @@ public struct SetRole: ShardOperation {
             throw ChatError(.notFound, "\(user) is not a member of \(conversationID)")
         }
         guard member.role != role.rawValue else { return Done() }
+        if try GroupRules.seen(requestID, in: conversationID, context: context) { return Done() }
         let members = try GroupRules.currentMembers(of: conversationID, in: store)
         if role == .member, members.filter({ $0.role == MemberRole.admin.rawValue }).count == 1 {
             throw ChatError(.conflict, "\(user) is the only admin of \(conversationID): make another admin first")
@@ -315,20 +354,22 @@ public struct UpdateGroup: ShardOperation {
     public var by: String
     public var title: String?
     public var historyVisible: Bool?
-    public init(conversationID: String, by: String, title: String?, historyVisible: Bool?) {
+    public var requestID: String?
+    public init(conversationID: String, by: String, title: String?, historyVisible: Bool?, requestID: String? = nil) {
         self.conversationID = conversationID
         self.by = by
         self.title = title
         self.historyVisible = historyVisible
+        self.requestID = requestID
     }
     public var key: ShardKey { .conversation(conversationID) }
     public func encode(_ w: inout WireWriter) {
         w.writeString(conversationID); w.writeString(by); w.writeOptionalString(title)
-        w.writeOptionalInt(historyVisible.map { $0 ? 1 : 0 })
+        w.writeOptionalInt(historyVisible.map { $0 ? 1 : 0 }); w.writeOptionalString(requestID)
     }
     public init(from r: inout WireReader) throws {
         self.init(conversationID: try r.readText(), by: try r.readText(), title: try r.readOptionalString(),
-                  historyVisible: try r.readOptionalInt().map { $0 != 0 })
+                  historyVisible: try r.readOptionalInt().map { $0 != 0 }, requestID: try r.readOptionalString())
     }
     public static func encode(reply: GroupInfo, _ w: inout WireWriter) { ReadGroup.encode(reply: reply, &w) }
     public static func decodeReply(_ r: inout WireReader) throws -> GroupInfo { try ReadGroup.decodeReply(&r) }
@@ -338,6 +379,9 @@ public struct UpdateGroup: ShardOperation {
         let group = try GroupRules.group(conversationID, in: store)
         _ = try GroupRules.admin(by, of: conversationID, in: store)
         let members = try GroupRules.currentMembers(of: conversationID, in: store)
+        if try GroupRules.seen(requestID, in: conversationID, context: context) {
+            return try ReadGroup(conversationID: conversationID, reader: by).run(in: context)
+        }
         if let title, title != group.title {
             try store.setGroup(conversationID: conversationID, title: title, historyVisible: group.historyVisible)
             try GroupRules.record("title_changed", user: by, by: by, extra: ["title": .string(title)], in: conversationID,
@@ -410,6 +454,22 @@ extension ShardStore {
 
     func setRole(conversationID: String, user: String, role: String) throws(StoreError) {
         try write("UPDATE members SET role=? WHERE conversation_id=? AND user=?", .text(role), .text(conversationID), .text(user))
+    }
+
+    func groupRequestSeen(conversationID: String, requestID: String) throws(StoreError) -> Bool {
+        try db.queryOne("SELECT 1 FROM group_requests WHERE conversation_id=? AND request_id=?",
+                        .text(conversationID), .text(requestID)) != nil
+    }
+
+    /// Notes a request id, and forgets a few of the group's ids older than `forgetBefore`
+    /// (bounded work per change).
+    func noteGroupRequest(conversationID: String, requestID: String, now: Int64, forgetBefore: Int64) throws(StoreError) {
+        try write("""
+            DELETE FROM group_requests WHERE conversation_id=? AND request_id IN
+            (SELECT request_id FROM group_requests WHERE conversation_id=? AND at<? LIMIT 4)
+            """, .text(conversationID), .text(conversationID), .int(forgetBefore))
+        try write("INSERT INTO group_requests(conversation_id, request_id, at) VALUES(?,?,?)",
+                  .text(conversationID), .text(requestID), .int(now))
     }
 
     func setGroup(conversationID: String, title: String, historyVisible: Bool) throws(StoreError) {

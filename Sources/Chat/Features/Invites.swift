@@ -141,15 +141,19 @@ public struct AcceptInvite: ShardOperation {
     public var inviteCode: String
     public var user: String
     public var limit: Int
-    public init(inviteCode: String, user: String, limit: Int) {
+    public var requestID: String?
+    public init(inviteCode: String, user: String, limit: Int, requestID: String? = nil) {
         self.inviteCode = inviteCode
         self.user = user
         self.limit = limit
+        self.requestID = requestID
     }
     public var key: ShardKey { .conversation(InviteCodes.conversation(of: inviteCode) ?? "") }
-    public func encode(_ w: inout WireWriter) { w.writeString(inviteCode); w.writeString(user); w.writeU32(UInt32(clamping: limit)) }
+    public func encode(_ w: inout WireWriter) {
+        w.writeString(inviteCode); w.writeString(user); w.writeU32(UInt32(clamping: limit)); w.writeOptionalString(requestID)
+    }
     public init(from r: inout WireReader) throws {
-        self.init(inviteCode: try r.readText(), user: try r.readText(), limit: Int(try r.readU32()))
+        self.init(inviteCode: try r.readText(), user: try r.readText(), limit: Int(try r.readU32()), requestID: try r.readOptionalString())
     }
     public static func encode(reply: String, _ w: inout WireWriter) { w.writeString(reply) }
     public static func decodeReply(_ r: inout WireReader) throws -> String { try r.readText() }
@@ -162,11 +166,10 @@ public struct AcceptInvite: ShardOperation {
         let id = invite.conversationID
         let group = try GroupRules.group(id, in: store)
         if let member = try store.member(conversationID: id, user: user), member.leftSeq == nil {
-            // A retry may still be indexing this user: wait for that, as the first answer did.
-            let job = "members:\(id):\(user):\(member.joinedSeq)"
-            if try store.job(job) != nil { context.awaitJob(id: job) }
+            _ = try GroupRules.join(user, group: group, limit: limit, context: context)   // waits for its indexing, if still going
             return id
         }
+        if try GroupRules.seen(requestID, in: id, context: context) { return id }
         if let expiresAt = invite.expiresAt, expiresAt <= context.now {
             throw ChatError(.conflict, "invite \(inviteCode) has expired")
         }

@@ -104,11 +104,17 @@ public final class OutboxRunner {
     private func runStep(_ id: String, generation: UInt64) {
         guard let job = running[id], job.generation == generation else { return }
         let shard = job.shard
-        guard service.gate?.serves(shard) ?? true,
-              let store = try? service.files.store(shard), let record = try? store.job(id) else {
-            // Gone from the outbox (another run finished it) or no longer ours to run.
-            return end(id, .success(()))
+        // Not served here right now (a lapsed lease, a shard still opening): try again later.
+        // A node that stops leading the shard stops its jobs (`stop`); the new primary resumes them.
+        let record: JobRecord?
+        do {
+            guard service.gate?.serves(shard) ?? true else { throw ChatError.unavailable("shard \(shard) is not served here now") }
+            record = try service.files.store(shard).job(id)
+        } catch {
+            return retry(id, generation: generation, error as? ChatError ?? .unavailable("shard \(shard): \(error)"))
         }
+        // Gone from the outbox: another run finished it.
+        guard let record else { return end(id, .success(())) }
         guard let kind = JobKind(rawValue: record.kind), let origin = ShardKey(text: record.origin),
               let work = try? kind.type.init(payload: record.payload) else {
             // A kind this version does not know (written by a newer one): left for it.
