@@ -275,3 +275,22 @@ def test_a_group_survives_kill_9_of_its_primary(c3):
         status, group = c3.client(primary).http("GET", f"/v1/groups/{gid}", token=ta)
         if status == 200 and b not in [m["user"] for m in group["members"]]:
             break
+
+
+def test_an_idempotency_key_makes_a_late_retry_of_a_change_harmless(c3):
+    (a, ta), (b, tb) = users(c3, 2)
+    gid = create(c3, ta, "Keys", [b])
+    remove = {"Idempotency-Key": "remove-b-1"}
+    r = c3.client("n1").request("DELETE", f"/v1/groups/{gid}/members/{b}", token=ta, headers=remove)
+    assert r.status == 204
+    r = c3.client("n2").request("POST", f"/v1/groups/{gid}/members", body={"user": b}, token=ta,
+                                headers={"Idempotency-Key": "add-b-1"})
+    assert r.status == 204
+    # The removal's retry (through another node) arrives after the re-add: nothing changes.
+    r = c3.client("n3").request("DELETE", f"/v1/groups/{gid}/members/{b}", token=ta, headers=remove)
+    assert r.status == 204
+    status, group = c3.client("n1").http("GET", f"/v1/groups/{gid}", token=tb)
+    assert status == 200 and b in [m["user"] for m in group["members"]]
+    assert events(c3.client("n2").all_history(tb, gid))[-2:] == [("member_removed", b), ("member_added", b)]
+    r = c3.client("n3").request("DELETE", f"/v1/groups/{gid}/members/{b}", token=ta, headers={"Idempotency-Key": "x" * 200})
+    assert r.status == 400

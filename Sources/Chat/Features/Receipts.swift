@@ -52,8 +52,9 @@ public struct SetCursors: ShardOperation {
             for other in try store.members(conversationID: conversationID) { recipients.insert(other.user) }
         } else {
             let from = min(member.read, member.delivered)
-            for sender in try store.senders(conversationID: conversationID, after: from, upTo: max(newRead, newDelivered)) {
-                recipients.insert(sender)
+            for sender in try store.senders(conversationID: conversationID, after: from, upTo: max(newRead, newDelivered))
+            where try store.member(conversationID: conversationID, user: sender)?.leftSeq == nil {
+                recipients.insert(sender)   // a member who left gets nothing of the group any more
             }
         }
         context.announceReceipt(conversationID: conversationID, user: user, recipients: recipients,
