@@ -20,10 +20,12 @@ extension ChatService {
     public func createGroup(_ session: Session, _ group: NewGroup, reply: @escaping (Result<String, ChatError>) -> Void) {
         if let error = Self.checkTitle(group.title) { return reply(.failure(error)) }
         let others = Array(Set(group.members).subtracting([session.user])).sorted()
-        guard others.count < min(ChatSettings.maxMembersPerCreate, settings.maxGroupMembers) else {
-            return reply(.failure(others.count >= settings.maxGroupMembers
-                ? ChatError(.conflict, "a group may have at most \(settings.maxGroupMembers) members")
-                : .badRequest("at most \(ChatSettings.maxMembersPerCreate - 1) members when creating a group; add more afterwards")))
+        guard others.count < settings.maxGroupMembers else {
+            return reply(.failure(ChatError(.conflict, "a group may have at most \(settings.maxGroupMembers) members")))
+        }
+        guard others.count <= ChatSettings.maxMembersPerCreate else {
+            return reply(.failure(.badRequest("at most \(ChatSettings.maxMembersPerCreate) other members when creating a group; "
+                + "add more afterwards")))
         }
         if let bad = others.first(where: { !Identifiers.isValidUser($0) }) {
             return reply(.failure(.badRequest("not a valid user id: \(bad)")))

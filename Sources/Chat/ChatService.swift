@@ -22,8 +22,10 @@ public struct ChatSettings: Sendable {
     /// The most members a group may have (the cluster config's `max_group_members`).
     public static let defaultMaxGroupMembers = 10_000
     public var maxGroupMembers = ChatSettings.defaultMaxGroupMembers
-    /// Members named in one `POST /v1/groups`; more join with `POST /v1/groups/{id}/members`.
-    public static let maxMembersPerCreate = 1_000
+    /// Other members named in one `POST /v1/groups`; more join with `POST /v1/groups/{id}/members`
+    /// or an invite. Each is a `member_added` message pushed to every member, so a creation
+    /// costs the square of this in pushes: 256 keeps it near 66,000.
+    public static let maxMembersPerCreate = 256
     public static let maxGroupTitleBytes = 256
     public init() {}
 }

@@ -12,7 +12,7 @@ extension HTTPAPI {
             body(call) { [self] o throws(ChatError) in
                 let group = ChatService.NewGroup(
                     title: try Fields.string(o, "title", maxBytes: ChatSettings.maxGroupTitleBytes),
-                    members: try Fields.optionalStrings(o, "members", maxCount: ChatSettings.maxMembersPerCreate) ?? [],
+                    members: try Fields.optionalStrings(o, "members", maxCount: 10 * ChatSettings.maxMembersPerCreate) ?? [],
                     historyVisible: try Fields.optionalBool(o, "history_visible") ?? true)
                 chat.createGroup(session, group) { result in
                     switch result {
