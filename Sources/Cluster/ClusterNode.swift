@@ -91,6 +91,7 @@ public final class ClusterNode {
                                     settings: gossipSettings, seed: seed)
         gossip = try GossipShell(swim: swim, mainLoop: loop, key: GossipSeal.key(cluster: settings.clusterName, secret: settings.secret))
         directory = Directory(me: settings.me, local: local, peer: peer,
+                              later: { [unowned loop] fn in _ = loop.schedule(afterMs: 0, fn) },
                               livePeers: { [unowned self] in view.liveNodes(except: settings.me) })
         // Before any change, each shard is where the founders' placement puts it: every node
         // of its preference list holds it (empty), the first leads it (epoch 0).

@@ -29,10 +29,18 @@ public final class Directory: EventSink {
     /// Nodes some of whose users were refused an entry.
     public private(set) var incompleteNodes: Set<String> = []
 
-    public init(me: String, local: LocalConnections, peer: PeerTransport, livePeers: @escaping () -> [String]) {
+    /// Pushes wait here when they are big or behind a big one (`PushQueue`).
+    private var queue = PushQueue(perTurn: PushQueue.recipientsPerTurn)
+    /// Runs work on a later loop turn (the loop's zero-delay timer).
+    let later: (@escaping () -> Void) -> Void
+    public var slicedPushes: Int { queue.queued }
+
+    public init(me: String, local: LocalConnections, peer: PeerTransport, later: @escaping (@escaping () -> Void) -> Void,
+                livePeers: @escaping () -> [String]) {
         self.me = me
         self.local = local
         self.peer = peer
+        self.later = later
         self.livePeers = livePeers
         local.onUserOnline = { [unowned self] user in self.broadcastPresence(user, online: true) }
         local.onUserOffline = { [unowned self] user in self.broadcastPresence(user, online: false) }
@@ -41,7 +49,28 @@ public final class Directory: EventSink {
     // MARK: EventSink
 
     public func push(_ event: OutboundEvent, to users: [String], except: ConnectionRef?) {
+        enqueue(event, to: users, except: except, local: false)
+    }
+
+    private func enqueue(_ event: OutboundEvent, to users: [String], except: ConnectionRef?, local onlyHere: Bool) {
+        let item = PushQueue.Item(event: event, users: users[...], except: except, localOnly: onlyHere)
+        switch queue.add(item, deliver: deliver) {
+        case .delivered, .waiting: break
+        case .startDraining: later { [weak self] in self?.drain() }
+        }
+    }
+
+    private func drain() {
+        if queue.drain(deliver: deliver) { later { [weak self] in self?.drain() } }
+    }
+
+    private func deliver(_ item: PushQueue.Item) {
+        deliver(item.event, to: Array(item.users), except: item.except, local: item.localOnly)
+    }
+
+    private func deliver(_ event: OutboundEvent, to users: [String], except: ConnectionRef?, local onlyHere: Bool) {
         local.push(event, to: users, except: except)
+        if onlyHere { return }
         var byNode: [String: [String]] = [:]
         for user in users {
             if let nodes = nodesByUser[user] {
@@ -60,7 +89,7 @@ public final class Directory: EventSink {
     /// An event another node forwarded for users connected here.
     func received(pushEvent payload: [UInt8]) {
         guard let (event, users, except) = try? ClusterCodec.decodePushEvent(payload) else { return }
-        local.push(event, to: users, except: except)
+        enqueue(event, to: users, except: except, local: true)
     }
 
     // MARK: Directory upkeep
