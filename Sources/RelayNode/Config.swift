@@ -44,6 +44,8 @@ struct ClusterConfig: Equatable {
     var durability: Durability
     /// Log entries each shard keeps so a lagging replica can catch up without a snapshot.
     var logEntries: Int64 = ShardStore.defaultLogEntries
+    /// Who charges tips and where users top up (BillingConfig.swift).
+    var billing = BillingConfig()
 
     static func load(path: String) throws(ConfigError) -> ClusterConfig {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -90,8 +92,10 @@ struct ClusterConfig: Equatable {
         }
         let logEntries = o["log_entries"]?.intValue ?? ShardStore.defaultLogEntries
         guard (16...10_000_000).contains(logEntries) else { throw ConfigError("\(source): \"log_entries\" must be 16 to 10000000") }
-        return ClusterConfig(cluster: cluster, secret: secret, shards: shards, replication: replication, nodes: nodes,
-                             durability: durability, logEntries: logEntries)
+        var config = ClusterConfig(cluster: cluster, secret: secret, shards: shards, replication: replication, nodes: nodes,
+                                   durability: durability, logEntries: logEntries)
+        config.billing = try BillingConfig.parse(o["billing"], source: source)
+        return config
     }
 }
 

@@ -29,6 +29,11 @@ final class HTTPAPI {
         .get("/v1/conversations", HTTPAPI.conversations),
         .get("/v1/conversations/{id}/messages", HTTPAPI.history),
         .post("/v1/conversations/{id}/receipts", HTTPAPI.receipts),
+        // Wallets: HTTPAPI+Wallet.swift
+        .get("/v1/wallet", HTTPAPI.wallet),
+        // Operator commands (relaynode admin, the cluster secret): HTTPAPI+Admin.swift
+        .post("/v1/admin/credit", HTTPAPI.adminCredit),
+        .post("/v1/admin/users/{user}/revoke-sessions", HTTPAPI.adminRevokeSessions),
         // The WebSocket upgrade: HTTPAPI+WebSocket.swift
         .get("/v1/ws", HTTPAPI.upgrade),
     ], alsoAllowed: ["OPTIONS"])

@@ -66,6 +66,11 @@ final class Node {
                                   workers: workers, local: registry, random: randomBytes, log: { log.info($0) })
         chat = ChatService(router: cluster.router, shardMap: shardMap,
                            hasher: PoolHasher(pool: workers, random: random), random: random, clock: { loop.nowMs })
+        chat.billingURL = config.billing.billingURL
+        if case .http(let url, let timeoutMs) = config.billing.kind {
+            guard let billing = HTTPBilling(url: url, timeoutMs: timeoutMs, loop: loop) else { throw ConfigError("bad billing url \(url)") }
+            chat.billing = billing
+        }
         service.sink = cluster.directory
         service.attach(router: cluster.router)
         server = ClientServer(loop: loop, api: HTTPAPI(node: self), metrics: metrics, log: log)

@@ -62,6 +62,18 @@ final class OperationCodecTests: XCTestCase {
                 replies: [SetCursors.Cursors(delivered: 5, read: 4)]),
         example([SaveJobProgress(origin: .conversation("dm:alice:bob"), jobID: "index:dm:alice:bob", change: .progress([1, 2])),
                  SaveJobProgress(origin: .user("alice"), jobID: "j", change: .finished)], replies: [true, false]),
+        example([ChargeTip(message: NewMessage(conversationID: "dm:alice:bob", sender: "alice", clientID: "t1", kind: .tip, body: "ty",
+                                               attachments: [], tip: Tip(amountCents: 250, currency: "USD"),
+                                               origin: ConnectionRef(node: "n1", id: 7)), recipient: "bob", payer: .ledger),
+                 ChargeTip(message: NewMessage(conversationID: "dm:alice:bob", sender: "alice", clientID: "t2", kind: .tip, body: "",
+                                               attachments: [], tip: Tip(amountCents: 1, currency: "USD"), origin: nil),
+                           recipient: "bob", payer: .paid)],
+                replies: [.charged, .declined]),
+        example([WalletOf(user: "bob")], replies: [Wallet(balanceCents: 5, receivedCents: 250, currency: "USD"), .empty]),
+        example([CreditReceived(user: "bob", entryID: "tip:alice:t1", amountCents: 250, currency: "USD")], replies: [Done()]),
+        example([CreditWallet(user: "alice", entryID: "credit:k", amountCents: 1_000)],
+                replies: [Wallet(balanceCents: 1_000, receivedCents: 0, currency: "USD")]),
+        example([RevokeSessions(user: "alice")], replies: [[[1, 2, 3], Array(repeating: 9, count: 32)], []]),
     ]
 
     func testEveryOperationHasAnExample() {

@@ -38,6 +38,8 @@ public enum OperationCode: UInt16, Sendable, CaseIterable {
     case setCursors = 12
     // The outbox (Outbox.swift).
     case saveJobProgress = 16
+    // Wallets, tips and operator commands (Wallet.swift): 60-79.
+    case chargeTip = 60, walletOf = 61, creditReceived = 62, creditWallet = 63, revokeSessions = 64
 }
 
 /// The table of operations: what a node can serve for a peer.
@@ -48,6 +50,7 @@ public enum Operations {
         SendMessage.self, History.self, Typing.self,
         SetCursors.self,
         SaveJobProgress.self,
+        ChargeTip.self, WalletOf.self, CreditReceived.self, CreditWallet.self, RevokeSessions.self,
     ]
 
     static let byCode: [UInt16: any ShardOperation.Type] = {

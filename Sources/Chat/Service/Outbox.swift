@@ -36,10 +36,12 @@ public struct JobContext {
 /// Every kind of job, by the name stored in the outbox (never reused for another meaning).
 public enum JobKind: String, Sendable, CaseIterable {
     case indexDirectChat = "index_direct_chat"
+    case sendTip = "send_tip"
 
     var type: any OutboxJob.Type {
         switch self {
         case .indexDirectChat: return IndexDirectChat.self
+        case .sendTip: return SendTip.self
         }
     }
 }
