@@ -152,6 +152,56 @@ def test_a_tip_retried_through_another_node_after_kill9_is_charged_once(tips3):
         tips3.start(primary)
 
 
+def shard(cluster: Cluster, nid: str, query: str) -> dict:
+    status, body = cluster.client(nid).http("GET", f"/v1/cluster/shards?{query}")
+    assert status == 200, body
+    return body["shards"][0]
+
+
+def test_a_charged_tip_whose_front_died_before_the_send_is_sent_once(tips3):
+    """Deterministic: the chat's shard primary is paused (SIGSTOP), so the tip is charged and
+    its send job waits; then the node that took the request (the sender's shard primary) is
+    killed -9 before answering. The retry through the surviving node is not charged again and
+    the job, resumed by the new primary, stores the message once."""
+    fan, fan_token = tips3.client("n1").new_user("patron")
+    fan_shard = shard(tips3, "n1", f"user={fan}")
+    front = fan_shard["primary"]
+    survivor = [n for n in fan_shard["isr"] if n != front][0]
+    paused = [n for n in NODES if n not in (front, survivor)][0]
+    for _ in poll(20.0, f"a creator whose chat with {fan} is led by {paused}", interval_s=0):
+        creator, creator_token = tips3.client(survivor).new_user("muse")
+        if shard(tips3, survivor, f"conversation={dm(fan, creator)}")["primary"] == paused:
+            break
+    credit(tips3, fan, 1000)
+    # The chat is opened (and known open on the front) by a first message.
+    tips3.client(front).send(fan_token, client_id="hello", to=creator)
+    tips3.nodes[paused].proc.send_signal(signal.SIGSTOP)
+    try:
+        body = json.dumps(tip_body("stuck", creator, 400)).encode()
+        with socket.create_connection(tips3.addr(front), timeout=5) as s:
+            s.sendall(b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      + f"Authorization: Bearer {fan_token}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+            for _ in poll(10.0, "the charge, replicated to the survivor"):
+                if wallet(tips3, survivor, fan_token)["balance_cents"] == 600:
+                    break
+            assert tips3.kill(front, signal.SIGKILL) == -signal.SIGKILL
+    finally:
+        tips3.nodes[paused].proc.send_signal(signal.SIGCONT)
+    try:
+        for _ in poll(FAILOVER_DEADLINE_S, "an ack for the retried tip", interval_s=0.2):
+            status, ack = post_tip(tips3, survivor, fan_token, tip_body("stuck", creator, 400))
+            if status == 200:
+                break
+            assert status == 503 and error_code(ack) == "unavailable", (status, ack)
+        assert ack["seq"] == 2
+        for nid in (survivor, paused):
+            assert wallet(tips3, nid, fan_token)["balance_cents"] == 600, "charged exactly once"
+            assert wallet(tips3, nid, creator_token)["received_cents"] == 400, "credited exactly once"
+        assert [m["client_id"] for m in history(tips3, survivor, creator_token, dm(fan, creator))] == ["hello", "stuck"]
+    finally:
+        tips3.start(front)
+
+
 # -- the HTTP billing adapter ----------------------------------------------------------------
 
 class FakeBilling:
@@ -263,3 +313,38 @@ def test_the_http_adapter_declines_and_times_out_without_storing(billed3):
     assert wallet(cluster, "n2", creator_token)["received_cents"] == 100
     assert [m["client_id"] for m in history(cluster, "n1", creator_token, dm(fan, creator))] == ["ext-slow"]
     assert [k for k in fake.charged if k.startswith(fan + ":")] == [f"{fan}:ext-slow"], "the late charge and the retry: once"
+
+
+def test_the_http_adapter_charges_once_when_the_front_dies_during_the_call(billed3):
+    """The front node is killed -9 while the service holds the charge (which it then makes);
+    the client's retry through another node sends the same key: one charge, one message."""
+    cluster, fake = billed3
+    fan, fan_token = cluster.client("n1").new_user("killed")
+    creator, creator_token = cluster.client("n2").new_user("keeper")
+    front = "n3"
+    fake.slow.add(fan)
+    body = json.dumps(tip_body("ext-k9", creator, 150)).encode()
+    try:
+        with socket.create_connection(cluster.addr(front), timeout=5) as s:
+            s.sendall(b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      + f"Authorization: Bearer {fan_token}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+            for _ in poll(5.0, "the front's call at the billing service"):
+                if any(b["user"] == fan for _, b in fake.calls):
+                    break
+            assert cluster.kill(front, signal.SIGKILL) == -signal.SIGKILL
+        fake.slow.discard(fan)
+        for _ in poll(5.0, "the held charge made"):
+            if f"{fan}:ext-k9" in fake.charged:
+                break
+        for _ in poll(FAILOVER_DEADLINE_S, "an ack for the retried tip", interval_s=0.2):
+            status, ack = post_tip(cluster, "n1", fan_token, tip_body("ext-k9", creator, 150))
+            if status == 200:
+                break
+            assert status == 503 and error_code(ack) == "unavailable", (status, ack)
+    finally:
+        fake.slow.discard(fan)
+        cluster.start(front)
+    assert [k for k in fake.charged if k.startswith(fan + ":")] == [f"{fan}:ext-k9"]
+    assert len([1 for _, b in fake.calls if b["user"] == fan]) >= 2, "the retry called the service again, with the same key"
+    assert wallet(cluster, "n2", creator_token)["received_cents"] == 150
+    assert [m["client_id"] for m in history(cluster, "n2", creator_token, dm(fan, creator))] == ["ext-k9"]

@@ -64,7 +64,7 @@ extension ChatService {
         }
     }
 
-    private func rememberOpen(_ id: String) {
+    func rememberOpen(_ id: String) {
         if openDirects.count >= Self.maxRememberedOpenChats { openDirects.removeAll(keepingCapacity: true) }
         openDirects.insert(id)
     }

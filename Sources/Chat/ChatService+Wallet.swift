@@ -24,8 +24,7 @@ extension ChatService {
         guard recipient != session.user else { return reply(.failure(.badRequest("a tip goes to another user"))) }
         let message = NewMessage(conversationID: conversationID, sender: session.user, clientID: command.clientID, kind: .tip,
                                  body: command.body, attachments: command.attachments, tip: tip, origin: origin)
-        openDirect(conversationID, for: session.user) { [self] opened in
-            if case .failure(let error) = opened { return reply(.failure(error)) }
+        let charge = { [self] in
             billing.charge(TipCharge(message: message, recipient: recipient), router: router) { [self] charged in
                 switch charged {
                 case .failure(let error): reply(.failure(error))
@@ -37,6 +36,13 @@ extension ChatService {
                     router.call(SendMessage(message), reply: reply)
                 }
             }
+        }
+        // As `send`: a chat this node knows open needs no check (and no call to its shard).
+        if openDirects.contains(conversationID) { return charge() }
+        openDirect(conversationID, for: session.user) { [self] opened in
+            if case .failure(let error) = opened { return reply(.failure(error)) }
+            rememberOpen(conversationID)
+            charge()
         }
     }
 

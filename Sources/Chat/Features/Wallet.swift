@@ -152,6 +152,10 @@ public struct SendTip: OutboxJob {
             context.router.call(SendMessage(message)) { result in
                 switch result {
                 case .success: done(.progressed(Self.sentStep))
+                case .failure(let error) where error.code == .notFound:
+                    // The chat is gone (a front's cache from before a restore): made again
+                    // (idempotent), then the send is retried.
+                    context.router.call(OpenDirect(conversationID: message.conversationID)) { _ in done(.failed(error)) }
                 case .failure(let error): done(.failed(error))
                 }
             }
