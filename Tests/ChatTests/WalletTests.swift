@@ -41,9 +41,17 @@ final class WalletTests: XCTestCase {
         XCTAssertEqual(try wallet(h, alice).balanceCents, 700, "and is not charged again")
         XCTAssertEqual(try wallet(h, bob).receivedCents, 300, "nor credited again")
 
+        XCTAssertEqual(tip(h, alice, to: "bob", cents: 301, clientID: "t1").failureCode, .conflict,
+                       "the same client_id for another amount is refused")
+        _ = try h.signup("carol")
+        XCTAssertEqual(tip(h, alice, to: "carol", cents: 300, clientID: "t1").failureCode, .conflict,
+                       "and for another recipient (no unpaid tip message in that chat)")
+        XCTAssertEqual(try wallet(h, alice).balanceCents, 700)
+
         let stored = try messages(h, bob, "dm:alice:bob")
         XCTAssertEqual(stored.count, 1)
         XCTAssertEqual(stored.first?.kind, "tip")
+        XCTAssertEqual(try messages(h, alice, "dm:alice:carol"), [])
         XCTAssertEqual(stored.first?.tip, Tip(amountCents: 300, currency: "USD"))
         XCTAssertTrue(h.sink.events(for: "bob").contains { $0.objectValue?["kind"]?.stringValue == "tip" }, "bob is pushed the tip")
     }

@@ -97,9 +97,14 @@ public struct ChargeTip: ShardOperation {
         guard message.tip != nil else { throw ChatError.badRequest("a charge needs a tip") }
         let job = SendTip(message: message, recipient: recipient)
         if let recorded = try store.charge(user: sender, clientID: message.clientID) {
-            // A retry: the first outcome stands. A charged tip whose job still runs is waited for.
-            if recorded == .charged, try store.job(job.id) != nil { context.awaitJob(id: job.id) }
-            return recorded
+            // A retry: the first outcome stands. The same client_id for another tip (amount,
+            // currency or recipient) is refused: its answer would be the first tip's.
+            guard recorded.tip == tip, recorded.recipient == recipient else {
+                throw ChatError(.conflict, "client_id \(message.clientID) was used for another tip")
+            }
+            // A charged tip whose job still runs is waited for.
+            if recorded.outcome == .charged, try store.job(job.id) != nil { context.awaitJob(id: job.id) }
+            return recorded.outcome
         }
         if payer == .ledger {
             let wallet = try store.wallet(user: sender) ?? .empty

@@ -17,9 +17,12 @@ extension ShardStore {
             """, .text(user), .int(wallet.balanceCents), .int(wallet.receivedCents), .text(wallet.currency))
     }
 
-    func charge(user: String, clientID: String) throws(StoreError) -> ChargeOutcome? {
-        try db.queryOne("SELECT status FROM charges WHERE user=? AND client_id=?", .text(user), .text(clientID))
-            .flatMap { $0.text(0) }.flatMap(ChargeOutcome.init(rawValue:))
+    /// The recorded charge of (user, client_id): its outcome, and what and whom it was for.
+    func charge(user: String, clientID: String) throws(StoreError) -> (outcome: ChargeOutcome, tip: Tip, recipient: String)? {
+        guard let row = try db.queryOne("SELECT status, amount_cents, currency, recipient FROM charges WHERE user=? AND client_id=?",
+                                        .text(user), .text(clientID)),
+              let outcome = row.text(0).flatMap(ChargeOutcome.init(rawValue:)) else { return nil }
+        return (outcome, Tip(amountCents: row.int(1) ?? 0, currency: row.text(2) ?? ""), row.text(3) ?? "")
     }
 
     func recordCharge(user: String, clientID: String, outcome: ChargeOutcome, tip: Tip, recipient: String,
