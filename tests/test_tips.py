@@ -13,8 +13,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from conftest import _clusters_in_use
 from relay import Cluster, dm, error_code, poll
 from test_admin import credit, wallet
+from test_replication import wait_replicated
 
 NODES = ["n1", "n2", "n3"]
 # Failure detection (~2.5 s) plus the register change, with room for 2 slow cores.
@@ -24,11 +26,13 @@ FAILOVER_DEADLINE_S = 30.0
 @pytest.fixture(scope="module")
 def tips3(tmp_path_factory):
     cluster = Cluster(tmp_path_factory.mktemp("tips3"), ids=NODES, replication=2)
+    _clusters_in_use.append(cluster)   # its logs are printed when a test fails
     try:
         cluster.start_all()
         cluster.wait_formed(NODES)
         yield cluster
     finally:
+        _clusters_in_use.remove(cluster)
         cluster.stop_all()
 
 
@@ -122,6 +126,7 @@ def test_bad_tips_are_400_and_change_nothing(tips3):
 def test_a_tip_retried_through_another_node_after_kill9_is_charged_once(tips3):
     """The tip goes to the primary of the sender's shard, which is killed -9 while it serves
     it; the client retries the same client_id through the other nodes until acked."""
+    wait_replicated(tips3, NODES, 2)   # an earlier kill's restart has settled
     fan, fan_token = tips3.client("n1").new_user("brave")
     creator, creator_token = tips3.client("n2").new_user("host")
     credit(tips3, fan, 1000)
@@ -149,7 +154,15 @@ def test_a_tip_retried_through_another_node_after_kill9_is_charged_once(tips3):
             assert wallet(tips3, nid, creator_token)["received_cents"] == 400, "credited exactly once"
         assert [m["client_id"] for m in history(tips3, others[0], creator_token, dm(fan, creator))] == ["k9"]
     finally:
-        tips3.start(primary)
+        restart_and_settle(tips3, primary)
+
+
+def restart_and_settle(cluster: Cluster, nid: str) -> None:
+    """Restarts a killed node and waits until every view has it back and its shards are on
+    R copies again, so the next test starts from a settled cluster."""
+    cluster.start(nid)
+    cluster.wait_formed(NODES)
+    wait_replicated(cluster, NODES, 2)
 
 
 def shard(cluster: Cluster, nid: str, query: str) -> dict:
@@ -163,6 +176,7 @@ def test_a_charged_tip_whose_front_died_before_the_send_is_sent_once(tips3):
     its send job waits; then the node that took the request (the sender's shard primary) is
     killed -9 before answering. The retry through the surviving node is not charged again and
     the job, resumed by the new primary, stores the message once."""
+    wait_replicated(tips3, NODES, 2)
     fan, fan_token = tips3.client("n1").new_user("patron")
     fan_shard = shard(tips3, "n1", f"user={fan}")
     front = fan_shard["primary"]
@@ -181,15 +195,23 @@ def test_a_charged_tip_whose_front_died_before_the_send_is_sent_once(tips3):
         with socket.create_connection(tips3.addr(front), timeout=5) as s:
             s.sendall(b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                       + f"Authorization: Bearer {fan_token}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
-            for _ in poll(10.0, "the charge, replicated to the survivor"):
-                if wallet(tips3, survivor, fan_token)["balance_cents"] == 600:
+            # Charged, and the survivor holds the charge: it is in the shard's in-sync copies
+            # (a busy machine can make the primary drop it for a moment; it is added back
+            # only once it caught up).
+            for _ in poll(10.0, lambda: f"the charge, replicated to the survivor: {shard(tips3, front, f'user={fan}')}"):
+                status, mine = tips3.client(survivor).http("GET", "/v1/wallet", token=fan_token)
+                assert status in (200, 503), (status, mine)   # 503: a read held up by the pause; poll again
+                if status == 200 and mine["balance_cents"] == 600 \
+                        and survivor in shard(tips3, front, f"user={fan}")["isr"]:
                     break
             assert tips3.kill(front, signal.SIGKILL) == -signal.SIGKILL
     finally:
         tips3.nodes[paused].proc.send_signal(signal.SIGCONT)
     try:
-        for _ in poll(FAILOVER_DEADLINE_S, "an ack for the retried tip", interval_s=0.2):
+        answers = []
+        for _ in poll(FAILOVER_DEADLINE_S, lambda: f"an ack for the retried tip; answers: {answers[-3:]}", interval_s=0.2):
             status, ack = post_tip(tips3, survivor, fan_token, tip_body("stuck", creator, 400))
+            answers.append((status, ack))
             if status == 200:
                 break
             assert status == 503 and error_code(ack) == "unavailable", (status, ack)
@@ -199,7 +221,7 @@ def test_a_charged_tip_whose_front_died_before_the_send_is_sent_once(tips3):
             assert wallet(tips3, nid, creator_token)["received_cents"] == 400, "credited exactly once"
         assert [m["client_id"] for m in history(tips3, survivor, creator_token, dm(fan, creator))] == ["hello", "stuck"]
     finally:
-        tips3.start(front)
+        restart_and_settle(tips3, front)
 
 
 # -- the HTTP billing adapter ----------------------------------------------------------------
@@ -261,11 +283,13 @@ def billed3(tmp_path_factory):
     cluster = Cluster(tmp_path_factory.mktemp("billed3"), ids=NODES, replication=2,
                       extra={"billing": {"kind": "http", "url": fake.url, "timeout_ms": 500,
                                          "billing_url": "https://pay.example.com/top-up"}})
+    _clusters_in_use.append(cluster)
     try:
         cluster.start_all()
         cluster.wait_formed(NODES)
         yield cluster, fake
     finally:
+        _clusters_in_use.remove(cluster)
         cluster.stop_all()
         fake.stop()
 
@@ -313,6 +337,16 @@ def test_the_http_adapter_declines_and_times_out_without_storing(billed3):
     assert wallet(cluster, "n2", creator_token)["received_cents"] == 100
     assert [m["client_id"] for m in history(cluster, "n1", creator_token, dm(fan, creator))] == ["ext-slow"]
     assert [k for k in fake.charged if k.startswith(fan + ":")] == [f"{fan}:ext-slow"], "the late charge and the retry: once"
+    assert billing_metric(cluster, "n2", "declined") >= 1 and billing_metric(cluster, "n3", "failed") >= 1
+    assert billing_metric(cluster, "n1", "charged") >= 1
+
+
+def billing_metric(cluster: Cluster, nid: str, what: str) -> int:
+    r = cluster.client(nid).request("GET", "/metrics")
+    for line in r.raw.decode().splitlines():
+        if line.startswith(f"relay_billing_{what}_total{{"):
+            return int(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"no relay_billing_{what}_total on {nid}")
 
 
 def test_the_http_adapter_charges_once_when_the_front_dies_during_the_call(billed3):

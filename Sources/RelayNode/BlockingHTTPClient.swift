@@ -46,7 +46,8 @@ struct BlockingHTTPClient {
         guard let colon = authority.lastIndex(of: ":"), let port = Int(authority[authority.index(after: colon)...]),
               (1...65_535).contains(port) else { return nil }
         let host = String(authority[..<colon])
-        guard !host.isEmpty else { return nil }
+        var probe = in_addr()
+        guard host == "localhost" || inet_pton(AF_INET, host, &probe) == 1 else { return nil }
         return (host, port, path.isEmpty ? "/" : String(path))
     }
 

@@ -17,6 +17,8 @@ final class HTTPBilling: Billing {
     let path: String
     let timeoutMs: Int
     private let pool: WorkerPool
+    /// Answers of the service, for `/metrics`: charged (2xx), declined (4xx), failed (the rest).
+    private(set) var charged = 0, declined = 0, failed = 0
 
     /// Charges in flight at once per node: each holds a worker thread for up to `timeoutMs`.
     static let threads = 4
@@ -45,18 +47,25 @@ final class HTTPBilling: Billing {
         let path = self.path, bytes = Array(body.serialized().utf8)
         let submitted = pool.submit({
             client.call("POST", path, headers: [("Content-Type", "application/json"), ("Idempotency-Key", key)], body: bytes)
-        }) { result in
+        }) { [weak self] result in
             switch result {
             case .success(let answer) where (200..<300).contains(answer.status):
+                self?.charged += 1
                 router.call(ChargeTip(message: charge.message, recipient: charge.recipient, payer: .paid), reply: done)
             case .success(let answer) where (400..<500).contains(answer.status) && answer.status != 408 && answer.status != 429:
+                self?.declined += 1
                 done(.success(.declined))
             case .success(let answer):
+                self?.failed += 1
                 done(.failure(.unavailable("the billing service answered \(answer.status); retry", retryAfterMs: Self.retryAfterMs)))
             case .failure(let failure):
+                self?.failed += 1
                 done(.failure(.unavailable("the billing service did not answer: \(failure); retry", retryAfterMs: Self.retryAfterMs)))
             }
         }
-        if !submitted { done(.failure(.unavailable("too many charges waiting for the billing service", retryAfterMs: Self.retryAfterMs))) }
+        if !submitted {
+            failed += 1
+            done(.failure(.unavailable("too many charges waiting for the billing service", retryAfterMs: Self.retryAfterMs)))
+        }
     }
 }
