@@ -235,6 +235,7 @@ class FakeBilling:
         self.charged: dict[str, dict] = {}
         self.declining: set[str] = set()
         self.slow: set[str] = set()
+        self.failing: set[str] = set()
         self.slow_s = 1.5
         self.lock = threading.Lock()
         fake = self
@@ -247,6 +248,8 @@ class FakeBilling:
                     fake.calls.append((key, body))
                 if body["user"] in fake.slow:
                     time.sleep(fake.slow_s)
+                if body["user"] in fake.failing:
+                    return self.answer(500, {"error": "down"})
                 if body["user"] in fake.declining:
                     return self.answer(402, {"error": "insufficient funds"})
                 with fake.lock:
@@ -300,14 +303,19 @@ def test_the_http_adapter_charges_once_per_idempotency_key(billed3):
     creator, creator_token = cluster.client("n2").new_user("payee")
     status, ack = post_tip(cluster, "n1", fan_token, tip_body("ext-1", creator, 250))
     assert status == 200, ack
+    fake.failing.add(fan)   # the service is down: a retry of a recorded charge needs no call
     status, again = post_tip(cluster, "n3", fan_token, tip_body("ext-1", creator, 250))
     assert (status, again) == (200, ack)
+    status, body = post_tip(cluster, "n3", fan_token, tip_body("ext-2", creator, 250))
+    assert status == 503 and error_code(body) == "unavailable", (status, body)
+    fake.failing.discard(fan)
     key = f"{fan}:ext-1"
     calls = [(k, b) for k, b in fake.calls if b["user"] == fan]
-    assert calls and all(k == key and b["idempotency_key"] == key for k, b in calls), calls
+    assert calls and all(k == b["idempotency_key"] == f"{fan}:{b['client_id']}" for k, b in calls), calls
     assert fake.charged[key] == {"user": fan, "amount_cents": 250, "currency": "USD", "recipient": creator,
                                       "client_id": "ext-1", "idempotency_key": key}
     assert len([k for k in fake.charged if k.startswith(fan + ":")]) == 1, "charged once"
+    assert [k for k, b in fake.calls if b["user"] == fan] == [key, f"{fan}:ext-2"], "the retry of ext-1 made no call"
     assert wallet(cluster, "n2", creator_token)["received_cents"] == 250
     mine = wallet(cluster, "n3", fan_token)
     assert mine["balance_cents"] is None and mine["billing_url"] == "https://pay.example.com/top-up", mine

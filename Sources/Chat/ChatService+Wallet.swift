@@ -31,6 +31,8 @@ extension ChatService {
                 case .success(.declined):
                     reply(.failure(ChatError(.paymentFailed, "the billing service declined the tip of \(tip.amountCents) cents",
                                              billingURL: billingURL)))
+                case .success(.unknown):
+                    reply(.failure(.unavailable("the charge of the tip is not known yet; retry")))
                 case .success(.charged):
                     // The charge's job stored the message: this answers its first ack.
                     router.call(SendMessage(message), reply: reply)

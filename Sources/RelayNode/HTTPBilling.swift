@@ -5,7 +5,8 @@ import Net
 /// The billing adapter for an outside service (`"billing": {"kind": "http"}`): each tip's
 /// charge is a POST of `{user, amount_cents, currency, recipient, client_id}` with
 /// `Idempotency-Key: SENDER:CLIENT_ID` (also in the body as `idempotency_key`), so a retried
-/// client_id is charged once by the service. 2xx: charged, then recorded on the sender's shard
+/// client_id is charged once by the service. A charge already recorded on the sender's shard
+/// (a retry) is answered from there without a call. 2xx: charged, then recorded on the sender's shard
 /// with the send's job (`ChargeTip`, payer `paid`); 402 and other 4xx: declined; 408, 429,
 /// 5xx, a timeout or no connection: `unavailable` (the client retries, same client_id).
 ///
@@ -38,7 +39,18 @@ final class HTTPBilling: Billing {
 
     var keepsBalances: Bool { false }
 
+    /// A tip whose charge is recorded already (a retry) is answered from the record, without
+    /// the service: such retries succeed while the service is down.
     func charge(_ charge: TipCharge, router: ShardRouter, done: @escaping (Result<ChargeOutcome, ChatError>) -> Void) {
+        router.call(ChargeTip(message: charge.message, recipient: charge.recipient, payer: .lookup)) { [weak self] recorded in
+            switch recorded {
+            case .success(.unknown): self?.post(charge, router: router, done: done)
+            default: done(recorded)
+            }
+        }
+    }
+
+    private func post(_ charge: TipCharge, router: ShardRouter, done: @escaping (Result<ChargeOutcome, ChatError>) -> Void) {
         let tip = charge.tip, key = charge.idempotencyKey
         let body: JSON = ["user": .string(charge.message.sender), "amount_cents": .int(tip.amountCents),
                           "currency": .string(tip.currency), "recipient": .string(charge.recipient),

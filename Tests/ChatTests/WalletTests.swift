@@ -140,11 +140,29 @@ final class WalletTests: XCTestCase {
         let billing = PaidBilling()
         h.chat.billing = billing
         let alice = try h.signup("alice"), bob = try h.signup("bob")
+        let message = NewMessage(conversationID: "dm:alice:bob", sender: "alice", clientID: "t1", kind: .tip, body: "thanks",
+                                 attachments: [], tip: Tip(amountCents: 300, currency: "USD"), origin: nil)
+        let lookup = ChargeTip(message: message, recipient: "bob", payer: .lookup)
+        XCTAssertEqual(try h.wait { h.chat.router.call(lookup, reply: $0) }.get(), .unknown, "nothing recorded yet")
         let ack = try tip(h, alice, to: "bob", cents: 300, clientID: "t1").get()
+        XCTAssertEqual(try h.wait { h.chat.router.call(lookup, reply: $0) }.get(), .charged)
         XCTAssertEqual(try tip(h, alice, to: "bob", cents: 300, clientID: "t1").get(), ack)
         XCTAssertEqual(try wallet(h, alice).balanceCents, 0)
         XCTAssertEqual(try wallet(h, bob).receivedCents, 300)
         XCTAssertEqual(try h.wait { h.chat.wallet(alice, reply: $0) }.get().balanceKept, false)
+    }
+
+    /// A job step that runs twice (a primary died after the call, before saving its progress)
+    /// credits the recipient once: the credit is keyed by the tip.
+    func testTheRecipientsCreditAppliesOncePerTip() throws {
+        let h = try ChatHarness()
+        let bob = try h.signup("bob")
+        let credit = CreditReceived(user: "bob", entryID: "tip:alice:t1", amountCents: 300, currency: "USD")
+        _ = try h.wait { h.chat.router.call(credit, reply: $0) }.get()
+        _ = try h.wait { h.chat.router.call(credit, reply: $0) }.get()
+        XCTAssertEqual(try wallet(h, bob).receivedCents, 300)
+        _ = try h.wait { h.chat.router.call(CreditReceived(user: "bob", entryID: "tip:alice:t2", amountCents: 5, currency: "USD"), reply: $0) }.get()
+        XCTAssertEqual(try wallet(h, bob), Wallet(balanceCents: 0, receivedCents: 305, currency: "USD"))
     }
 
     func testACreditAppliesOncePerKeyAndNeedsAUser() throws {

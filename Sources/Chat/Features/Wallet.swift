@@ -47,6 +47,8 @@ public struct Wallet: Sendable, Equatable {
 public enum ChargeOutcome: String, Sendable, Equatable {
     case charged
     case declined
+    /// No charge is recorded for the client_id (an answer to a `lookup` only).
+    case unknown
 }
 
 /// A tip's charge on the sender's shard, idempotent on (sender, client_id): the first call
@@ -57,11 +59,13 @@ public enum ChargeOutcome: String, Sendable, Equatable {
 ///
 /// `ledger`: the balance pays (insufficient: declined, and the decline is recorded). `paid`:
 /// an outside billing service already charged it (Billing.swift); only the record and the
-/// job are made here.
+/// job are made here. `lookup`: only answers a recorded outcome (`unknown` when there is
+/// none), so a retry of a tip already charged needs no outside service.
 public struct ChargeTip: ShardOperation {
     public enum Payer: UInt8, Sendable {
         case ledger = 0
         case paid = 1
+        case lookup = 2
     }
     public static let code = OperationCode.chargeTip
     /// The tip's message, as the job will send it (its `tip` set).
@@ -106,6 +110,7 @@ public struct ChargeTip: ShardOperation {
             if recorded.outcome == .charged, try store.job(job.id) != nil { context.awaitJob(id: job.id) }
             return recorded.outcome
         }
+        if payer == .lookup { return .unknown }
         if payer == .ledger {
             let wallet = try store.wallet(user: sender) ?? .empty
             guard wallet.balanceCents >= tip.amountCents, wallet.currency == tip.currency else {
