@@ -98,7 +98,12 @@ public struct ChargeTip: ShardOperation {
 
     public func run(in context: ShardContext) throws -> ChargeOutcome {
         let store = context.store, sender = message.sender
+        // The front checked these; a rule that moves money checks them again.
         guard message.tip != nil else { throw ChatError.badRequest("a charge needs a tip") }
+        try TipRules.check(tip)
+        guard recipient != sender, message.conversationID == Identifiers.directConversation(sender, recipient) else {
+            throw ChatError.badRequest("a tip goes to the other member of a direct chat")
+        }
         let job = SendTip(message: message, recipient: recipient)
         if let recorded = try store.charge(user: sender, clientID: message.clientID) {
             // A retry: the first outcome stands. The same client_id for another tip (amount,
