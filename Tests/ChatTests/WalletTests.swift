@@ -125,6 +125,51 @@ final class WalletTests: XCTestCase {
         XCTAssertEqual(try messages(h, bob, "dm:alice:bob").map(\.kind), ["text", "tip"])
     }
 
+    /// After a failover the new primary of the sender's shard resumes the charged tip's job
+    /// from the replicated outbox: the message is stored and the recipient credited once.
+    func testANewPrimaryFinishesAChargedTip() throws {
+        var flaky: FlakyRouter!
+        let h = try ChatHarness { inner in flaky = FlakyRouter(inner); return flaky }
+        let alice = try h.signup("alice"), bob = try h.signup("bob")
+        _ = try credit(h, "alice", 1_000, key: "k").get()
+        _ = try h.send(alice, to: "bob", "hi", clientID: "c0").get()
+        let message = NewMessage(conversationID: "dm:alice:bob", sender: "alice", clientID: "t1", kind: .tip, body: "thanks",
+                                 attachments: [], tip: Tip(amountCents: 300, currency: "USD"), origin: nil)
+        flaky.fail(SendMessage(message), times: 2)
+        XCTAssertEqual(tip(h, alice, to: "bob", cents: 300, clientID: "t1").failureCode, .unavailable)
+        // The old primary goes with its retry timer; a new service over the same (replicated)
+        // shard files starts leading the sender's shard.
+        h.timers.value = []
+        let shard = h.service.shardMap.shard(for: .user("alice"))
+        h.service.abandon(shard: shard)
+        let successor = ShardService(nodeID: "n2", files: h.files, shardMap: h.service.shardMap, random: SeededRandom(seed: 9),
+                                     clock: { 1_763_700_000_000 }, schedule: { _, _ in })
+        successor.attach(router: LocalRouter(service: successor))
+        successor.startedLeading(shard: shard)
+        successor.commitAll()
+        XCTAssertEqual(try messages(h, bob, "dm:alice:bob").map(\.clientID), ["c0", "t1"])
+        XCTAssertEqual(try wallet(h, bob).receivedCents, 300)
+        XCTAssertEqual(try wallet(h, alice).balanceCents, 700)
+        XCTAssertEqual(try h.files.store(shard).jobIDs(), [], "the job is done")
+    }
+
+    /// A charge that breaks the tip rules (a peer's bug, a hostile frame) moves nothing.
+    func testAChargeOutsideTheRulesIsRefusedByTheShard() throws {
+        let h = try ChatHarness()
+        let alice = try h.signup("alice"), bob = try h.signup("bob")
+        _ = try credit(h, "alice", 1_000, key: "k").get()
+        func charge(_ cents: Int64, to recipient: String, in conversation: String) -> Result<ChargeOutcome, ChatError> {
+            let message = NewMessage(conversationID: conversation, sender: "alice", clientID: "x\(cents)\(recipient)", kind: .tip,
+                                     body: "", attachments: [], tip: Tip(amountCents: cents, currency: "USD"), origin: nil)
+            return h.wait { h.chat.router.call(ChargeTip(message: message, recipient: recipient, payer: .ledger), reply: $0) }
+        }
+        XCTAssertEqual(charge(-500, to: "bob", in: "dm:alice:bob").failureCode, .badRequest)
+        XCTAssertEqual(charge(100, to: "alice", in: "dm:alice:alice").failureCode, .badRequest)
+        XCTAssertEqual(charge(100, to: "bob", in: "dm:alice:carol").failureCode, .badRequest)
+        XCTAssertEqual(try wallet(h, alice).balanceCents, 1_000)
+        XCTAssertEqual(try wallet(h, bob).receivedCents, 0)
+    }
+
     /// With an outside billing service the ledger's balance is not touched: the charge is
     /// recorded as paid, and the job still sends and credits once.
     func testAPaidChargeRecordsWithoutTouchingTheBalance() throws {
