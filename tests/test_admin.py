@@ -127,3 +127,81 @@ def test_the_cli_tries_the_next_node_when_the_first_is_down(admin3):
     finally:
         admin3.start("n1")
     assert wallet(admin3, "n1", token)["balance_cents"] == 700
+
+
+class FakeNode:
+    """An HTTP server standing in for a node: records each request, answers `answers[path]`
+    (status, JSON) or 200 with the path."""
+
+    def __init__(self, answers: dict | None = None):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        import threading
+        self.requests: list[tuple[str, str, str | None, bytes]] = []
+        self.answers = answers or {}
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def handle_any(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                fake.requests.append((self.command, self.path, self.headers.get("Authorization"), body))
+                status, obj = fake.answers.get(self.path, (200, {"path": self.path}))
+                data = json.dumps(obj).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = handle_any
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_moderation_log_and_job_call_their_endpoints_with_the_secret(tmp_path):
+    """The other verbs only call their endpoints and print the JSON: checked against stand-in
+    nodes, the first of the config dead (the CLI goes on to the next), the third reached only
+    when the second answers 503."""
+    busy = FakeNode(answers={})
+    fake = FakeNode(answers={"/v1/admin/users/ghost/moderation": (404, {"error": {"code": "not_found", "message": "no user"}}),
+                             "/v1/admin/users/bob/moderation": (503, {"error": {"code": "unavailable", "message": "busy"}})})
+    dead = socket_port_without_listener()
+    config = tmp_path / "fake.json"
+    config.write_text(json.dumps({"cluster": "fake", "secret": "op-secret", "nodes": [
+        {"id": f"f{i}", "client": f"127.0.0.1:{port}", "peer": "127.0.0.1:1", "gossip": "127.0.0.1:1", "data": "x"}
+        for i, port in enumerate([dead, fake.port, busy.port])]}))
+    try:
+        done = admin(config, "moderation-log", "alice")
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout) == {"path": "/v1/admin/users/alice/moderation"}
+        done = admin(config, "job", "alice", "l 1/x", "c-9")
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout) == {"path": "/v1/admin/users/alice/lists/l%201%2Fx/messages/c-9"}
+        done = admin(config, "moderation-log", "ghost")
+        assert done.returncode == 1 and "404" in done.stderr and "no user" in done.stderr, (done.returncode, done.stderr)
+        assert [(m, p, a) for m, p, a, _ in fake.requests] == [
+            ("GET", "/v1/admin/users/alice/moderation", "Bearer op-secret"),
+            ("GET", "/v1/admin/users/alice/lists/l%201%2Fx/messages/c-9", "Bearer op-secret"),
+            ("GET", "/v1/admin/users/ghost/moderation", "Bearer op-secret")]
+        assert busy.requests == [], "an answer from the second node ends the command"
+        done = admin(config, "moderation-log", "bob")
+        assert done.returncode == 0 and json.loads(done.stdout) == {"path": "/v1/admin/users/bob/moderation"}, done.stderr
+        assert [p for _, p, _, _ in busy.requests] == ["/v1/admin/users/bob/moderation"], "a 503 goes on to the next node"
+    finally:
+        fake.stop()
+        busy.stop()
+
+
+def socket_port_without_listener() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
