@@ -17,11 +17,14 @@ public struct ChatError: Error, Sendable, Equatable, CustomStringConvertible {
     public let message: String
     /// For `rate_limited` and `unavailable`: when to retry.
     public let retryAfterMs: Int64?
+    /// For `payment_failed`: where the user tops up (the node's billing config).
+    public var billingURL: String?
 
-    public init(_ code: Code, _ message: String, retryAfterMs: Int64? = nil) {
+    public init(_ code: Code, _ message: String, retryAfterMs: Int64? = nil, billingURL: String? = nil) {
         self.code = code
         self.message = message
         self.retryAfterMs = retryAfterMs
+        self.billingURL = billingURL
     }
 
     public var httpStatus: Int {

@@ -15,9 +15,7 @@ extension ChatService {
         if !command.attachments.isEmpty {
             return reply(.failure(ChatError(.notFound, "unknown asset \(command.attachments[0])")))
         }
-        if command.tip != nil {
-            return reply(.failure(.badRequest("tips are not enabled on this cluster (no billing service is configured)")))
-        }
+        if command.tip != nil { return sendTip(session, command, origin: origin, reply: reply) }   // ChatService+Wallet.swift
         let conversationID: String
         switch command.target {
         case .user(let to): conversationID = Identifiers.directConversation(session.user, to)
@@ -66,7 +64,7 @@ extension ChatService {
         }
     }
 
-    private func rememberOpen(_ id: String) {
+    func rememberOpen(_ id: String) {
         if openDirects.count >= Self.maxRememberedOpenChats { openDirects.removeAll(keepingCapacity: true) }
         openDirects.insert(id)
     }
@@ -76,7 +74,7 @@ extension ChatService {
     /// outbox job wrote them; if that job could not finish, the shard's primary finishes it
     /// later). A chat that already exists (the usual case on a node that restarted or that a
     /// client failed over to) needs only its own shard.
-    private func openDirect(_ id: String, for user: String, done: @escaping (Result<Void, ChatError>) -> Void) {
+    func openDirect(_ id: String, for user: String, done: @escaping (Result<Void, ChatError>) -> Void) {
         guard let (a, b) = Identifiers.directMembers(id), a == user || b == user else {
             return done(.failure(ShardService.notMember(id)))
         }

@@ -48,6 +48,11 @@ public final class ChatService {
     var openDirects: Set<String> = []
     /// Sends waiting behind the opening of their direct chat, by chat.
     var opening: [String: [() -> Void]] = [:]
+    /// Who charges tips (Billing.swift): the ledger unless the node's config names a service.
+    public var billing: Billing = LedgerBilling()
+    /// Where a `payment_failed` sends the user to top up (the node's billing config).
+    public var billingURL = ChatService.defaultBillingURL
+    public static let defaultBillingURL = "https://billing.relay.invalid/top-up"
 
     public init(router: ShardRouter, shardMap: ShardMap, hasher: PasswordHasher, random: RandomSource, settings: ChatSettings = ChatSettings(),
                 clock: @escaping () -> Int64) {

@@ -58,7 +58,15 @@ public struct SendCommand: Sendable, Equatable {
         case nil, .some(.null): tip = nil
         case .some(.object(let t)):
             guard let cents = t["amount_cents"]?.intValue, cents > 0 else { throw .badRequest("`tip.amount_cents` must be a positive integer") }
-            tip = Tip(amountCents: cents, currency: t["currency"]?.stringValue ?? "USD")
+            let currency: String
+            switch t["currency"] {
+            case nil, .some(.null): currency = TipRules.currencies[0]
+            case .some(.string(let code)) where code.utf8.count <= 8: currency = code
+            default: throw .badRequest("`tip.currency` must be a currency code such as \"USD\"")
+            }
+            let checked = Tip(amountCents: cents, currency: currency)
+            try TipRules.check(checked)   // Wallet.swift: the bound and the supported currencies
+            tip = checked
         default: throw .badRequest("`tip` must be an object")
         }
         if kind == .tip && tip == nil { throw .badRequest("a `tip` message needs `tip`") }

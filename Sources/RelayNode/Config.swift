@@ -47,6 +47,8 @@ struct ClusterConfig: Equatable {
     var logEntries: Int64 = ShardStore.defaultLogEntries
     /// The most members a group may have (`max_group_members`).
     var maxGroupMembers: Int = ChatSettings.defaultMaxGroupMembers
+    /// Who charges tips and where users top up (BillingConfig.swift).
+    var billing = BillingConfig()
 
     static func load(path: String) throws(ConfigError) -> ClusterConfig {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -95,8 +97,10 @@ struct ClusterConfig: Equatable {
         guard (16...10_000_000).contains(logEntries) else { throw ConfigError("\(source): \"log_entries\" must be 16 to 10000000") }
         let maxGroupMembers = o["max_group_members"]?.intValue ?? Int64(ChatSettings.defaultMaxGroupMembers)
         guard (2...1_000_000).contains(maxGroupMembers) else { throw ConfigError("\(source): \"max_group_members\" must be 2 to 1000000") }
-        return ClusterConfig(cluster: cluster, secret: secret, shards: shards, replication: replication, nodes: nodes,
-                             durability: durability, logEntries: logEntries, maxGroupMembers: Int(maxGroupMembers))
+        var config = ClusterConfig(cluster: cluster, secret: secret, shards: shards, replication: replication, nodes: nodes,
+                                   durability: durability, logEntries: logEntries, maxGroupMembers: Int(maxGroupMembers))
+        config.billing = try BillingConfig.parse(o["billing"], source: source)
+        return config
     }
 }
 

@@ -40,6 +40,11 @@ final class HTTPAPI {
         .get("/v1/groups/{id}/invites", HTTPAPI.listInvites),
         .delete("/v1/invites/{code}", HTTPAPI.revokeInvite),
         .post("/v1/invites/{code}/accept", HTTPAPI.acceptInvite),
+        // Wallets: HTTPAPI+Wallet.swift
+        .get("/v1/wallet", HTTPAPI.wallet),
+        // Operator commands (relaynode admin, the cluster secret): HTTPAPI+Admin.swift
+        .post("/v1/admin/credit", HTTPAPI.adminCredit),
+        .post("/v1/admin/users/{user}/revoke-sessions", HTTPAPI.adminRevokeSessions),
         // The WebSocket upgrade: HTTPAPI+WebSocket.swift
         .get("/v1/ws", HTTPAPI.upgrade),
     ], alsoAllowed: ["OPTIONS"])

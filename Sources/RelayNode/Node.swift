@@ -69,6 +69,11 @@ final class Node {
         chat = ChatService(router: cluster.router, shardMap: shardMap,
                            hasher: PoolHasher(pool: workers, random: random), random: random, settings: chatSettings,
                            clock: { loop.nowMs })
+        chat.billingURL = config.billing.billingURL
+        if case .http(let url, let timeoutMs) = config.billing.kind {
+            guard let billing = HTTPBilling(url: url, timeoutMs: timeoutMs, loop: loop) else { throw ConfigError("bad billing url \(url)") }
+            chat.billing = billing
+        }
         service.sink = cluster.directory
         service.attach(router: cluster.router)
         server = ClientServer(loop: loop, api: HTTPAPI(node: self), metrics: metrics, log: log)
@@ -144,7 +149,7 @@ final class Node {
             ("peer_handshakes_evicted_total", "unauthenticated peer connections closed to make room for newer ones", peer.handshakesEvicted),
             ("peer_refusal_log_lines_suppressed_total", "peer refusal log lines held back by the rate-limited log", peer.refusalLogLinesSuppressed),
             ("client_turn_deferrals_total", "times a client connection used its share of a loop turn and waited for the next", server.budget.deferrals),
-        ], gauges: [
+        ] + billingCounters, gauges: [
             ("client_connections", "open client TCP connections", server.connectionCount),
             ("websocket_sessions", "open WebSocket sessions", registry.count),
             ("online_users", "users with a WebSocket on this node", registry.onlineUsers),
@@ -152,6 +157,14 @@ final class Node {
             ("login_throttle_records", "entries held by the login throttle", chat.loginThrottle.records),
             ("peer_handshaking_connections", "accepted peer connections still handshaking", cluster.peer.handshakingConnections),
         ], logins: chat.loginThrottle.stats)
+    }
+
+    /// The HTTP billing adapter's answers (none with the ledger).
+    private var billingCounters: [(String, String, Int)] {
+        guard let http = chat.billing as? HTTPBilling else { return [] }
+        return [("billing_charged_total", "tips the billing service charged (2xx)", http.charged),
+                ("billing_declined_total", "tips the billing service declined (4xx)", http.declined),
+                ("billing_failed_total", "billing calls that failed: 5xx, 408, 429, timeouts, no connection, a full queue", http.failed)]
     }
 
     func clusterStatus() -> JSON { cluster.status() }

@@ -10,6 +10,7 @@ struct Options {
         relaynode: one node of a Relay chat cluster.
 
         Usage: relaynode --config FILE --node ID [--join HOST:PORT] [--data DIR] [--verbose]
+               relaynode admin --config FILE VERB ...   (operator commands; relaynode admin --help)
 
           --config FILE     the cluster config (JSON; see cluster-configs/): cluster name,
                             shared secret, shard count, replication factor and the nodes

@@ -370,6 +370,7 @@ final class WebSocketSession {
         var o: JSONObject = ["type": "error", "code": .string(error.code.rawValue), "message": .string(error.message)]
         if let clientID { o["client_id"] = .string(clientID) }
         if let retry = error.retryAfterMs { o["retry_after_ms"] = .int(retry) }
+        if let url = error.billingURL { o["billing_url"] = .string(url) }
         return o
     }
 

@@ -9,6 +9,13 @@ func fail(_ message: String, code: Int32 = 2) -> Never {
     exit(code)
 }
 
+// relaynode admin --config FILE VERB ...: operator commands (AdminCommand.swift).
+if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "admin" {
+    let status = AdminCommand.run(Array(CommandLine.arguments.dropFirst(2)), out: { print($0) },
+                                  err: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+    exit(status.rawValue)
+}
+
 let options: Options
 switch Options.parse(Array(CommandLine.arguments.dropFirst())) {
 case .success(let parsed): options = parsed

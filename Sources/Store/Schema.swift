@@ -114,5 +114,36 @@ enum ShardSchema {
                 PRIMARY KEY(conversation_id, request_id)
             ) WITHOUT ROWID;
             """),
+        // Wallets and tips (Sources/Chat/Features/Wallet.swift): balances on each user's
+        // shard, the outcome of each tip's charge keyed by (sender, client_id) so a retry is
+        // never charged twice, and the credits applied (keyed so each applies once).
+        Migration(version: 7, sql: """
+            CREATE TABLE wallets(
+                user TEXT PRIMARY KEY,
+                balance_cents INTEGER NOT NULL DEFAULT 0,
+                received_cents INTEGER NOT NULL DEFAULT 0,
+                currency TEXT NOT NULL DEFAULT 'USD'
+            ) WITHOUT ROWID;
+            CREATE TABLE charges(
+                user TEXT NOT NULL,
+                client_id TEXT NOT NULL,
+                status TEXT NOT NULL,
+                amount_cents INTEGER NOT NULL,
+                currency TEXT NOT NULL,
+                recipient TEXT NOT NULL,
+                at INTEGER NOT NULL,
+                PRIMARY KEY(user, client_id)
+            ) WITHOUT ROWID;
+            CREATE TABLE wallet_entries(
+                user TEXT NOT NULL,
+                entry_id TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                amount_cents INTEGER NOT NULL,
+                at INTEGER NOT NULL,
+                PRIMARY KEY(user, entry_id)
+            ) WITHOUT ROWID;
+            -- Revoking every session of a user (relaynode admin revoke-sessions).
+            CREATE INDEX sessions_by_user ON sessions(user);
+            """),
     ]
 }

@@ -41,6 +41,8 @@ public enum OperationCode: UInt16, Sendable, CaseIterable {
     // Groups (Groups.swift) and their invite links (Invites.swift).
     case createGroup = 20, readGroup = 21, addMember = 22, removeMember = 23, setRole = 24, updateGroup = 25
     case createInvite = 26, listInvites = 27, revokeInvite = 28, acceptInvite = 29
+    // Wallets, tips and operator commands (Wallet.swift): 60-79.
+    case chargeTip = 60, walletOf = 61, creditReceived = 62, creditWallet = 63, revokeSessions = 64
 }
 
 /// The table of operations: what a node can serve for a peer.
@@ -53,6 +55,7 @@ public enum Operations {
         SaveJobProgress.self,
         CreateGroup.self, ReadGroup.self, AddMember.self, RemoveMember.self, SetRole.self, UpdateGroup.self,
         CreateInvite.self, ListInvites.self, RevokeInvite.self, AcceptInvite.self,
+        ChargeTip.self, WalletOf.self, CreditReceived.self, CreditWallet.self, RevokeSessions.self,
     ]
 
     static let byCode: [UInt16: any ShardOperation.Type] = {

@@ -37,11 +37,13 @@ public struct JobContext {
 public enum JobKind: String, Sendable, CaseIterable {
     case indexDirectChat = "index_direct_chat"
     case indexMembers = "index_members"
+    case sendTip = "send_tip"
 
     var type: any OutboxJob.Type {
         switch self {
         case .indexDirectChat: return IndexDirectChat.self
         case .indexMembers: return IndexMembers.self
+        case .sendTip: return SendTip.self
         }
     }
 }
