@@ -16,7 +16,7 @@ public final class LocalRouter: ShardRouter {
 
 extension ShardRouter {
     /// Sends all the operations at once; `done` gets the replies in the operations' order.
-    func callAll<Op: ShardOperation>(_ ops: [Op], done: @escaping ([Result<Op.Reply, ChatError>]) -> Void) {
+    public func callAll<Op: ShardOperation>(_ ops: [Op], done: @escaping ([Result<Op.Reply, ChatError>]) -> Void) {
         guard !ops.isEmpty else { return done([]) }
         var results = [Result<Op.Reply, ChatError>?](repeating: nil, count: ops.count)
         var remaining = ops.count

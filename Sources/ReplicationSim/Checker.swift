@@ -94,7 +94,7 @@ extension ReplicationSimulation {
                 return "shard \(shard): \(member) holds \(lastLSN(of: shard, on: member)) of \(last)"
             }
         }
-        if let open = openGroupChanges { return open }
+        if let open = openScripts { return open }
         let open = clients.filter { !$0.isDone }
         if let first = open.first {
             return "\(open.count) sends open, e.g. \(first.id) (c\(first.clientID) conv\(first.conversation), shard \(shard(of: first.conversation))): \(first.status)"
@@ -116,6 +116,7 @@ extension ReplicationSimulation {
         finalRound()
         checkFinalState()
         checkGroups()
+        checkTips()
         for node in nodes { node.process.map(harvest) }
         return violations
     }

@@ -87,7 +87,7 @@ extension ReplicationSimulation {
         }
         for event in kept {
             switch event {
-            case .deliver(_, let life, _, _), .clientArrives(_, let life, _), .timer(_, let life, _), .groupArrives(_, let life, _):
+            case .deliver(_, let life, _, _), .clientArrives(_, let life, _), .timer(_, let life, _), .scriptArrives(_, let life, _):
                 atNode(n, life: life, event)
             default:
                 preconditionFailure("not a node event in a backlog: \(event)")

@@ -20,17 +20,17 @@ enum Event {
     case clientAttempt(sendID: Int)
     case clientAnswer(ClientWrite, WriteOutcome, node: Int)
     case clientTimeout(sendID: Int, attempt: Int)
-    // A group admin's client (Groups.swift).
-    case groupAttempt(group: Int)
-    case groupArrives(node: Int, life: Int, GroupWrite)
-    case groupAnswer(GroupWrite, Result<Void, ChatError>)
-    case groupTimeout(GroupWrite)
+    // Scripted clients: group admins, tippers (Scripts.swift).
+    case scriptAttempt(client: Int)
+    case scriptArrives(node: Int, life: Int, ScriptWrite)
+    case scriptAnswer(ScriptWrite, Result<StepOutcome, ChatError>)
+    case scriptTimeout(ScriptWrite)
     case fault(Fault)
 
     /// Messages (as opposed to timers) fill a paused node's socket buffers.
     var isMessage: Bool {
         switch self {
-        case .deliver, .clientArrives, .groupArrives: return true
+        case .deliver, .clientArrives, .scriptArrives: return true
         default: return false
         }
     }
@@ -63,8 +63,8 @@ public final class ReplicationSimulation {
     var trace: Trace
     var ledger = AckLedger()
     var clients: [ClientSend] = []
-    /// The group admins' clients (Groups.swift).
-    var groups: [GroupDriver] = []
+    /// The scripted clients: group admins and tippers (Scripts.swift).
+    var scripts: [ScriptClient] = []
     /// Sends whose first attempt goes to a chosen node (scenario tests).
     var preferredNode: [Int: Int] = [:]
     /// Every snapshot installed: where, of which shard, when.
@@ -88,7 +88,7 @@ public final class ReplicationSimulation {
     var netRng: SplitMix64
     var clientRng: SplitMix64
     var memberRng: SplitMix64
-    var groupRng: SplitMix64
+    var scriptRng: SplitMix64
 
     let indexOf: [String: Int]
 
@@ -112,14 +112,14 @@ public final class ReplicationSimulation {
         netRng = SplitMix64(seed: seed ^ 0x4E37_0000_0000_0004)
         clientRng = SplitMix64(seed: seed ^ 0xC11E_0000_0000_0005)
         memberRng = SplitMix64(seed: seed ^ 0x3E3B_0000_0000_0006)
-        groupRng = SplitMix64(seed: seed ^ 0x6209_0000_0000_0008)
+        scriptRng = SplitMix64(seed: seed ^ 0x6209_0000_0000_0008)
         let keep = Int64(settings.logKeepEntries ?? Int(ShardStore.defaultLogEntries))
         nodes = names.enumerated().map { SimNode(index: $0, name: $1, keepLogEntries: keep) }
         for i in 0..<n { boot(i, start: false) }
         for node in nodes { node.process?.replicator.start() }
         queue.schedule(.membershipSweep, at: Instant(ms: settings.membershipSweepMs))
         scheduleWorkload()
-        scheduleGroups()
+        scheduleScripts()
         for step in FaultPlan.make(seed: seed, settings: settings).steps {
             queue.schedule(.fault(step.fault), at: Instant(ms: step.atMs))
         }
@@ -158,7 +158,7 @@ public final class ReplicationSimulation {
         stats.events += 1
         switch event {
         case .timer(let n, let life, _), .deliver(let n, let life, _, _), .clientArrives(let n, let life, _),
-             .groupArrives(let n, let life, _):
+             .scriptArrives(let n, let life, _):
             atNode(n, life: life, event)
         case .reconnect(let from, let to, let life):
             reconnect(from, to, life: life)
@@ -171,12 +171,12 @@ public final class ReplicationSimulation {
             clientAnswered(write, outcome, node: node)
         case .clientTimeout(let id, let attempt):
             clientTimedOut(id, attempt: attempt)
-        case .groupAttempt(let g):
-            groupAttempt(g)
-        case .groupAnswer(let write, let result):
-            groupAnswered(write, result)
-        case .groupTimeout(let write):
-            groupTimedOut(write)
+        case .scriptAttempt(let c):
+            scriptAttempt(c)
+        case .scriptAnswer(let write, let result):
+            scriptAnswered(write, result)
+        case .scriptTimeout(let write):
+            scriptTimedOut(write)
         case .fault(let fault):
             perform(fault)
         }
@@ -208,8 +208,8 @@ public final class ReplicationSimulation {
             receive(n, p, from: from, message)
         case .clientArrives(_, _, let write):
             clientArrived(n, p, write)
-        case .groupArrives(_, _, let write):
-            groupArrived(n, p, write)
+        case .scriptArrives(_, _, let write):
+            scriptArrived(n, p, write)
         default:
             preconditionFailure("not a node event: \(event)")
         }
@@ -372,15 +372,15 @@ public struct SimStats: Sendable, CustomStringConvertible {
     public var refusedWhileInstalling = 0
     /// Outbox job steps run (direct chats' index writes).
     public var jobSteps = 0
-    /// Group membership changes answered, and attempts at them.
-    public var groupChanges = 0
-    public var groupAttempts = 0
+    /// Scripted clients' steps answered (group changes, credits, tips), and attempts at them.
+    public var scriptSteps = 0
+    public var scriptAttempts = 0
 
     public var description: String {
         "\(sends) sends, \(acked) acked, \(gaveUp) given up, \(attempts) attempts; \(configsCommitted) configs committed, "
             + "\(stepDowns) step-downs, \(snapshotsInstalled) snapshots installed; "
             + "\(crashes) crashes, \(pauses) pauses, \(partitions) partitions; "
-            + "\(routerRetries) router retries, \(refusedWhileInstalling) appends refused while installing, \(jobSteps) job steps, \(groupChanges) group changes (\(groupAttempts) attempts); "
+            + "\(routerRetries) router retries, \(refusedWhileInstalling) appends refused while installing, \(jobSteps) job steps, \(scriptSteps) scripted steps (\(scriptAttempts) attempts); "
             + "\(messagesSent) messages (\(messagesLost) lost), \(events) events"
             + (violationsNotKept > 0 ? "; \(violationsNotKept) more violations not kept" : "")
     }

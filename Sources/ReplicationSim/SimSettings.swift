@@ -70,6 +70,9 @@ public struct SimSettings: Sendable, CustomStringConvertible {
     /// fault phase (Groups.swift), and the changes each makes after creating it.
     public var groups = 0
     public var changesPerGroup = 0
+    /// Fans whose wallet is credited and who then tip a creator this many times (Tips.swift).
+    public var tippers = 0
+    public var tipsPerTipper = 0
 
     // MARK: Phases
 
@@ -118,12 +121,16 @@ public struct SimSettings: Sendable, CustomStringConvertible {
             s.settleLimitMs = 45_000
             s.groups = 2
             s.changesPerGroup = 10
+            s.tippers = 1
+            s.tipsPerTipper = 10
         case .full:
             s.faultPhaseMs = 60_000 + Int64(rng.below(60_000))
             s.sends = 1_500 + rng.below(2_500)
             s.conversations = 40
             s.groups = 4
             s.changesPerGroup = 40
+            s.tippers = 2
+            s.tipsPerTipper = 20
         }
         s.faults = FaultMix.random(&rng)
         return s

@@ -27,11 +27,14 @@ public enum Invariant: String, Sendable, CaseIterable {
     case notSettled
     /// After healing, a write to some shard was not acked in time.
     case finalWriteNotAcked
-    /// A group change was refused for a reason other than `unavailable` (Groups.swift).
-    case groupChangeRefused
-    /// A group's `system` messages are not exactly its answered changes in order, its members
-    /// not what they add up to, or a member's index does not list it.
-    case groupMembershipWrong
+    /// A scripted client's step (a group change, a credit, a tip) was refused for a reason other
+    /// than `unavailable` (Scripts.swift).
+    case scriptStepRefused
+    /// A scripted client's answered steps do not add up to the final state: a group's `system`
+    /// messages are not exactly its changes in order, its members not what they add up to, a
+    /// member's index does not list it (Groups.swift); a tip was charged twice, a balance or
+    /// received total is off, a charged tip is not stored once (Tips.swift).
+    case scriptStateWrong
 }
 
 public struct Violation: Error, Sendable, CustomStringConvertible {

@@ -1,4 +1,5 @@
 @testable import ReplicationSim
+import Chat
 import XCTest
 
 /// The checker itself: a planted fault in the final state or in the acks is reported, so a
@@ -64,6 +65,39 @@ final class CheckerTests: XCTestCase {
             """)
         let found = sim.finish().map(\.invariant)
         XCTAssertTrue(found.contains(.duplicateMessage), "\(found)")
+    }
+
+    /// A quiet cluster whose scripted clients (a group admin, a tipper) have run to the end.
+    func scriptedCluster(seed: UInt64) -> ReplicationSimulation {
+        var settings = SimSettings.quiet
+        settings.groups = 1
+        settings.changesPerGroup = 4
+        settings.tippers = 1
+        settings.tipsPerTipper = 12   // 12 tips of 50-149 cents: more than the 1,000 credited
+        let sim = ReplicationSimulation(seed: seed, settings: settings)
+        XCTAssertTrue(sim.run(until: { sim.openScripts == nil }, limitMs: 30_000))
+        return sim
+    }
+
+    func testScriptedClientsEndCleanAndDeclinedTipsStoreNothing() {
+        let sim = scriptedCluster(seed: 25)
+        XCTAssertTrue(sim.scripts[1].outcomes.contains(.declined), "\(sim.scripts[1].outcomes)")
+        XCTAssertTrue(sim.scripts[1].outcomes.contains(.charged))
+        XCTAssertEqual(sim.finish().map(\.description), [])
+    }
+
+    func testAGroupChangeOrATipOutOfLineIsReported() {
+        for tamper in ["UPDATE wallets SET balance_cents=balance_cents+1 WHERE user='t0fan'",
+                       "UPDATE members SET left_seq=NULL WHERE conversation_id='grp:g0'",
+                       "DELETE FROM messages WHERE conversation_id='grp:g0' AND seq=2"] {
+            let sim = scriptedCluster(seed: 26)
+            let key: ShardKey = tamper.contains("wallets") ? .user("t0fan") : .conversation("grp:g0")
+            let shard = sim.shardMap.shard(for: key)
+            XCTAssertNotNil(sim.servingPrimary(shard))
+            for node in sim.newestConfig(shard).isr { sim.tamper(shard: shard, on: node, tamper) }
+            let found = Set(sim.finish().map(\.invariant))
+            XCTAssertTrue(found.contains(.scriptStateWrong), "\(tamper): \(found)")
+        }
     }
 
     func testLedgerRejectsTwoClientsAtOneSeqAndTwoSeqsForOneClient() {

@@ -43,7 +43,7 @@ final class RandomSeedTests: XCTestCase {
             sum.acked += r.stats.acked; sum.attempts += r.stats.attempts; sum.sends += r.stats.sends
             sum.routerRetries += r.stats.routerRetries; sum.refusedWhileInstalling += r.stats.refusedWhileInstalling
             sum.jobSteps += r.stats.jobSteps; sum.oneWayFaults += r.stats.oneWayFaults
-            sum.groupChanges += r.stats.groupChanges; sum.groupAttempts += r.stats.groupAttempts
+            sum.scriptSteps += r.stats.scriptSteps; sum.scriptAttempts += r.stats.scriptAttempts
         }
         XCTAssertGreaterThan(total.crashes, 20)
         XCTAssertGreaterThan(total.pauses, 10)
@@ -53,9 +53,10 @@ final class RandomSeedTests: XCTestCase {
         XCTAssertGreaterThan(total.routerRetries, 100, "the router's retry while a shard has no primary")
         XCTAssertGreaterThan(total.jobSteps, 60, "outbox jobs")
         XCTAssertGreaterThan(total.oneWayFaults, 10, "one-way cuts and asymmetric loss")
-        // Every seed's two groups made all their changes, some of them after retries.
-        XCTAssertEqual(total.groupChanges, 60 * 2 * 11, "group membership changes answered")
-        XCTAssertGreaterThan(total.groupAttempts, total.groupChanges, "group changes retried")
+        // Every seed's two groups made all their changes (11 steps each) and its tipper its
+        // credit and 10 tips, some of them after retries.
+        XCTAssertEqual(total.scriptSteps, 60 * (2 * 11 + 11), "scripted steps answered")
+        XCTAssertGreaterThan(total.scriptAttempts, total.scriptSteps, "scripted steps retried")
         XCTAssertGreaterThan(total.attempts, total.sends + total.sends / 20, "hardly any client retried")
         XCTAssertGreaterThan(total.acked, total.sends * 9 / 10)
     }

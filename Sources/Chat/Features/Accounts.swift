@@ -11,6 +11,12 @@ public struct NewSession: Sendable, Equatable {
     public var device: String
     public var tokenHash: [UInt8]
     public var expiresAt: Int64
+    public init(user: String, device: String, tokenHash: [UInt8], expiresAt: Int64) {
+        self.user = user
+        self.device = device
+        self.tokenHash = tokenHash
+        self.expiresAt = expiresAt
+    }
 }
 
 extension WireWriter {
