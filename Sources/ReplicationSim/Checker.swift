@@ -72,8 +72,8 @@ extension ReplicationSimulation {
 
     /// Why the cluster is not settled yet (nil: settled): every node up, every send answered,
     /// every shard led by its preferred node at the newest epoch, serving, with every entry
-    /// released, no change in progress, its isr the preference list, and every isr copy at
-    /// the primary's last entry.
+    /// released, no change in progress, its isr the preference list, every isr copy at the
+    /// primary's last entry and its outbox empty; every scripted client done.
     public func unsettled() -> String? {
         if let down = nodes.first(where: { !$0.isRunning }) { return "\(down.name) is not running" }
         for shard in 0..<settings.shardCount {
@@ -92,6 +92,10 @@ extension ReplicationSimulation {
             }
             for member in config.isr where lastLSN(of: shard, on: member) != last {
                 return "shard \(shard): \(member) holds \(lastLSN(of: shard, on: member)) of \(last)"
+            }
+            // Work for other shards is finished too (a job may be waiting out its backoff).
+            if let jobs = try? nodes[indexOf[primary]!].disk.files.store(shard).jobIDs(), let first = jobs.first {
+                return "shard \(shard): \(jobs.count) outbox jobs left on \(primary), e.g. \(first)"
             }
         }
         if let open = openScripts { return open }
