@@ -12,7 +12,8 @@ enum BenchCommand {
                             [--concurrency C]
         relay-bench group   --nodes HOST:PORT[,...] [--members N] [--messages M] [--senders S]
                             [--window W] [--body-bytes B] [--warmup K] [--drain-s S]
-                            [--settle-ms MS] [--signup-concurrency C] [--pid PID[,PID...]]
+                            [--settle-ms MS] [--connect-concurrency C] [--signup-concurrency C]
+                            [--pid PID[,PID...]]
         Every mode:         [--pid SERVER_PID] [--json FILE] [--timeout-s S] (chat, history, group)
 
         chat: 2N users (N pairs), a WebSocket each, user k on node k mod n; each sender sends M
@@ -36,7 +37,8 @@ enum BenchCommand {
           (first send to last delivery), ack and delivery latency, and with --pid (one per
           node) the servers' summed CPU per delivery over the measured phase.
           Defaults: 100 members, 1000 messages, 1 sender, window 32, 16-byte bodies,
-          --timeout-s 300, --drain-s 10, --settle-ms 500.
+          --timeout-s 300, --drain-s 10, --settle-ms 500, --connect-concurrency 32 (handshakes
+          up to `synced` in flight at once).
         --pid: the server's peak RSS (VmHWM), RSS and CPU seconds used during the run.
         HOST must be an IP address. Exit status: 0 clean, 1 a check failed, 2 bad usage.
         """

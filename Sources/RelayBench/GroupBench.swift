@@ -18,6 +18,9 @@ final class GroupBench {
         var timeoutS: Double
         var drainS: Double
         var settleMs: Int
+        /// WebSocket handshakes (up to `synced`) in flight at once: a thousand at once make the
+        /// nodes answer some upgrades with 408 or `unavailable`.
+        var connectConcurrency: Int
         var signupConcurrency: Int
         var prefix: String
         /// The servers whose CPU is summed over the measured phase.
@@ -46,6 +49,9 @@ final class GroupBench {
         var drainTimedOut = false
         /// The warm-up did not reach every member within its time.
         var warmupTimedOut = false
+        /// Connects refused and retried, and the first one's reason.
+        var connectRetries = 0
+        var firstConnectRetry: String?
     }
 
     let loop: EventLoop
@@ -58,6 +64,7 @@ final class GroupBench {
     private var tokens: [String] = []
     private var members: [GroupMember] = []
     private var ready = 0
+    private var nextToConnect = 0
     private var phaseStartMicros: UInt64 = 0
     private var serverAtStart: [Double?] = []
     private var timers: [TimerID] = []
@@ -141,27 +148,40 @@ final class GroupBench {
         phase = .connecting
         var senderNames: [String: Int] = [:]
         for sender in 0..<settings.senders { senderNames[names[sender]] = sender }
-        var seeds = SystemRandomNumberGenerator()
         for index in 0..<settings.members {
-            let socket = WebSocketClient(loop: loop, endpoint: settings.nodes[index % settings.nodes.count],
-                                         target: "/v1/ws?token=\(tokens[index])&device=bench", seed: seeds.next())
-            let member = GroupMember(index: index, user: names[index], socket: socket,
+            let endpoint = settings.nodes[index % settings.nodes.count]
+            let target = "/v1/ws?token=\(tokens[index])&device=bench"
+            let member = GroupMember(index: index, user: names[index], makeSocket: { [loop] in
+                                         WebSocketClient(loop: loop, endpoint: endpoint, target: target, seed: UInt64.random(in: .min ... .max)) },
                                      senderIndex: index < settings.senders ? index : nil, ledger: outcome.ledger,
                                      groupID: groupID, senderNames: senderNames, bodyBytes: settings.bodyBytes) { [weak self] delay, fn in
                 _ = self?.loop.schedule(afterMs: Int64((delay + 999) / 1_000), fn)
             }
-            socket.onText = { [unowned member] text in member.received(text) }
-            socket.onClose = { [weak self, unowned member] why in self?.disconnected(member, why) }
             member.onReady = { [weak self] in self?.memberReady() }
             member.onProgress = { [weak self] in self?.progressed() }
             members.append(member)
         }
-        for member in members { member.socket.connect() }
+        nextToConnect = min(settings.connectConcurrency, members.count)
+        for member in members.prefix(nextToConnect) { member.connect(wire: wire) }
     }
+
+    /// The callbacks of a member's current socket.
+    private func wire(_ member: GroupMember) {
+        member.socket.onText = { [unowned member] text in member.received(text) }
+        member.socket.onClose = { [weak self, unowned member] why in self?.disconnected(member, why) }
+    }
+
+    /// A node may refuse a connect under load (408 on the upgrade, 1011 "could not load
+    /// conversations" after an `unavailable`): a client reconnects, and so does the bench.
+    static let connectAttempts = 5
 
     private func memberReady() {
         guard case .connecting = phase else { return }
         ready += 1
+        if nextToConnect < members.count {
+            members[nextToConnect].connect(wire: wire)
+            nextToConnect += 1
+        }
         guard ready == members.count else { return }
         outcome.connectMicros = MonotonicClock.nowMicros() - phaseStartMicros
         // Presence reaches the other nodes' directories asynchronously; the warm-up then
@@ -217,6 +237,15 @@ final class GroupBench {
 
     private func disconnected(_ member: GroupMember, _ why: String) {
         let ledger = outcome.ledger
+        if case .connecting = phase, !member.isReady, member.connectAttempts < Self.connectAttempts {
+            outcome.connectRetries += 1
+            if outcome.firstConnectRetry == nil { outcome.firstConnectRetry = "\(member.user): \(why)" }
+            timers.append(loop.schedule(afterMs: 200 * Int64(member.connectAttempts)) { [weak self, unowned member] in
+                guard let self, case .connecting = phase else { return }
+                member.connect(wire: wire)
+            })
+            return
+        }
         ledger.disconnects += 1
         if ledger.firstDisconnect == nil { ledger.firstDisconnect = "\(member.user): \(why)" }
         switch phase {

@@ -6,7 +6,7 @@ import JSON
 /// Exit status 1 on any loss, duplicate, reordering, echo, refusal or disconnect.
 enum GroupCommand {
     static let flags: Set<String> = [
-        "nodes", "members", "messages", "senders", "window", "body-bytes", "warmup", "timeout-s", "drain-s", "settle-ms",
+        "nodes", "members", "messages", "senders", "window", "body-bytes", "warmup", "timeout-s", "drain-s", "settle-ms", "connect-concurrency",
         "signup-concurrency", "pid", "json",
     ]
 
@@ -24,6 +24,7 @@ enum GroupCommand {
             timeoutS: try options.seconds("timeout-s", default: 300) ?? 300,
             drainS: try options.seconds("drain-s", default: 10) ?? 10,
             settleMs: try options.int("settle-ms", default: 500, range: 0...60_000),
+            connectConcurrency: try options.int("connect-concurrency", default: 32, range: 1...100_000),
             signupConcurrency: try options.int("signup-concurrency", default: 8, range: 1...1_000),
             prefix: BenchNames.runPrefix(),
             serverPIDs: try options.pids())
@@ -70,6 +71,7 @@ enum GroupCommand {
             print("  signup: \(signup.succeeded) users in \(Report.seconds(signup.elapsedMicros)); create: \(Report.seconds(o.createMicros)); "
                   + "connect: \(s.members) sockets in \(Report.seconds(o.connectMicros)); warm-up: \(Report.seconds(o.warmupMicros))")
         }
+        if o.connectRetries > 0 { print("  connects refused and retried: \(o.connectRetries), first: \(o.firstConnectRetry ?? "")") }
         let ackSpan = l.lastAckMicros > l.firstSendMicros ? l.lastAckMicros - l.firstSendMicros : 0
         let deliverySpan = l.lastDeliveryMicros > l.firstSendMicros ? l.lastDeliveryMicros - l.firstSendMicros : 0
         let acksPerSecond = Report.perSecond(l.measuredAcks, ackSpan)
@@ -118,6 +120,7 @@ enum GroupCommand {
             "aborted": o.aborted.map(JSON.string) ?? .null,
         ]
         figures["drain_timed_out"] = .bool(o.drainTimedOut)
+        figures["connect_retries"] = .int(Int64(o.connectRetries))
         run.report(figures, servers: usage.servers, bench: usage.bench)
         let clean = o.aborted == nil && o.lost == 0 && o.warmupLost == 0 && l.duplicateDeliveries == 0 && l.outOfOrder == 0
             && l.echoes == 0 && l.seqMismatches == 0 && l.errors.isEmpty && l.disconnects == 0 && !o.warmupTimedOut

@@ -4,7 +4,10 @@
 final class GroupMember {
     let index: Int
     let user: String
-    let socket: WebSocketClient
+    /// The current socket: a refused connect is retried on a new one (`reconnect`).
+    private(set) var socket: WebSocketClient
+    private let makeSocket: () -> WebSocketClient
+    private(set) var connectAttempts = 0
     /// The sender number if this member sends (members 0..<S do), else nil.
     let senderIndex: Int?
     var onReady: (() -> Void)?
@@ -30,11 +33,12 @@ final class GroupMember {
     private var stopped = false
     private var measuring = false
 
-    init(index: Int, user: String, socket: WebSocketClient, senderIndex: Int?, ledger: GroupLedger, groupID: String,
+    init(index: Int, user: String, makeSocket: @escaping () -> WebSocketClient, senderIndex: Int?, ledger: GroupLedger, groupID: String,
          senderNames: [String: Int], bodyBytes: Int, schedule: @escaping (UInt64, @escaping () -> Void) -> Void) {
         self.index = index
         self.user = user
-        self.socket = socket
+        self.makeSocket = makeSocket
+        socket = makeSocket()
         self.senderIndex = senderIndex
         self.ledger = ledger
         self.groupID = groupID
@@ -46,6 +50,14 @@ final class GroupMember {
         if let senderIndex {
             next = ledger.firstOfSender[senderIndex]
         }
+    }
+
+    /// Opens the socket; `wire` sets its callbacks (each attempt has a new socket).
+    func connect(wire: (GroupMember) -> Void) {
+        if connectAttempts > 0 { socket = makeSocket() }
+        connectAttempts += 1
+        wire(self)
+        socket.connect()
     }
 
     /// Nothing more to send and every send answered (true for non-senders).
@@ -150,6 +162,11 @@ final class GroupMember {
 
     private func refusal(_ event: GroupEvent) {
         let code = event.code ?? "unknown"
+        if event.clientID == nil, !isReady {
+            // The connect was refused (the socket closes next; the bench retries it).
+            ledger.otherEvents["error \(code) while connecting", default: 0] += 1
+            return
+        }
         guard let message = ownMessage(event.clientID) else {
             ledger.errors[code, default: 0] += 1
             return
