@@ -43,6 +43,8 @@ final class GroupBench {
         var warmupMicros: UInt64 = 0
         /// Server CPU seconds (all pids) from the start of the measured phase to its end.
         var serverMeasuredCPUSeconds: Double?
+        /// The bench's own CPU over the same span: it shares the cores with the nodes.
+        var benchMeasuredCPUSeconds: Double?
         var lost = 0
         var warmupLost = 0
         var aborted: String?
@@ -67,6 +69,7 @@ final class GroupBench {
     private var nextToConnect = 0
     private var phaseStartMicros: UInt64 = 0
     private var serverAtStart: [Double?] = []
+    private var benchAtStart: Double?
     private var timers: [TimerID] = []
     private var clients: [HTTPClient] = []
 
@@ -207,6 +210,7 @@ final class GroupBench {
     private func startSending() {
         outcome.warmupMicros = MonotonicClock.nowMicros() - phaseStartMicros
         serverAtStart = settings.serverPIDs.map { ProcessStats.read(pid: $0).cpuSeconds }
+        benchAtStart = ProcessStats.current().cpuSeconds
         phase = .sending
         for member in members { member.start(window: settings.window) }
         progressed()
@@ -275,6 +279,9 @@ final class GroupBench {
         }
         phase = .done
         timers.forEach(loop.cancel)
+        if measured, let start = benchAtStart, let end = ProcessStats.current().cpuSeconds {
+            outcome.benchMeasuredCPUSeconds = end - start
+        }
         if measured, !settings.serverPIDs.isEmpty {
             var sum = 0.0
             for (pid, start) in zip(settings.serverPIDs, serverAtStart) {

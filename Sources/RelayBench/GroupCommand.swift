@@ -91,6 +91,10 @@ enum GroupCommand {
             print(String(format: "  server CPU while measured (%d pids): %.2f s, %.2f µs per delivery, %.0f µs per message", s.serverPIDs.count, cpu,
                          perDelivery, l.measuredAcks == 0 ? 0 : cpu * 1e6 / Double(l.measuredAcks)))
         }
+        if let cpu = o.benchMeasuredCPUSeconds {
+            print(String(format: "  bench CPU while measured: %.2f s, %.2f µs per delivery", cpu,
+                         l.measuredDeliveries == 0 ? 0 : cpu * 1e6 / Double(l.measuredDeliveries)))
+        }
         if !l.errors.isEmpty { print("  errors: \(l.errors)") }
         if l.unexpected > 0 { print("  unexpected frames \(l.unexpected)") }
         if l.disconnects > 0 { print("  disconnects \(l.disconnects), first: \(l.firstDisconnect ?? "")") }
@@ -120,6 +124,7 @@ enum GroupCommand {
             "aborted": o.aborted.map(JSON.string) ?? .null,
         ]
         figures["drain_timed_out"] = .bool(o.drainTimedOut)
+        figures["bench_measured_cpu_s"] = o.benchMeasuredCPUSeconds.map(JSON.double) ?? .null
         figures["connect_retries"] = .int(Int64(o.connectRetries))
         run.report(figures, servers: usage.servers, bench: usage.bench)
         let clean = o.aborted == nil && o.lost == 0 && o.warmupLost == 0 && l.duplicateDeliveries == 0 && l.outOfOrder == 0

@@ -34,22 +34,22 @@ struct GroupEvent: Equatable {
         var copy = text
         return copy.withUTF8 { bytes in
             var event = GroupEvent()
-            event.type = string("type", bytes)
+            event.type = string(Key.type, bytes)
             switch event.type {
             case "message":
-                event.conversationID = string("conversation_id", bytes)
-                event.sender = string("sender", bytes)
-                event.clientID = string("client_id", bytes)
-                event.kind = string("kind", bytes)
-                event.seq = integer("seq", bytes)
+                event.conversationID = string(Key.conversationID, bytes)
+                event.sender = string(Key.sender, bytes)
+                event.clientID = string(Key.clientID, bytes)
+                event.kind = string(Key.kind, bytes)
+                event.seq = integer(Key.seq, bytes)
             case "ack":
-                event.conversationID = string("conversation_id", bytes)
-                event.clientID = string("client_id", bytes)
-                event.seq = integer("seq", bytes)
+                event.conversationID = string(Key.conversationID, bytes)
+                event.clientID = string(Key.clientID, bytes)
+                event.seq = integer(Key.seq, bytes)
             case "error":
-                event.clientID = string("client_id", bytes)
-                event.code = string("code", bytes)
-                event.retryAfterMs = integer("retry_after_ms", bytes)
+                event.clientID = string(Key.clientID, bytes)
+                event.code = string(Key.code, bytes)
+                event.retryAfterMs = integer(Key.retryAfterMs, bytes)
             default:
                 break
             }
@@ -57,15 +57,28 @@ struct GroupEvent: Equatable {
         }
     }
 
+    /// The `"key":` patterns, made once (not per event).
+    enum Key {
+        static let type = pattern("type")
+        static let conversationID = pattern("conversation_id")
+        static let sender = pattern("sender")
+        static let clientID = pattern("client_id")
+        static let kind = pattern("kind")
+        static let seq = pattern("seq")
+        static let code = pattern("code")
+        static let retryAfterMs = pattern("retry_after_ms")
+    }
+
+    static func pattern(_ key: String) -> [UInt8] { Array(("\"" + key + "\":").utf8) }
+
     /// "c17" → 17: the bench's client ids.
     static func messageIndex(_ clientID: String?) -> Int? {
         guard let clientID, clientID.hasPrefix("c") else { return nil }
         return Int(clientID.dropFirst())
     }
 
-    /// Where the value of `"key":` starts (spaces after the colon skipped), or nil.
-    static func valueStart(_ key: String, _ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
-        let pattern = Array(("\"" + key + "\":").utf8)
+    /// Where the value after `pattern` (`"key":`) starts (spaces after the colon skipped), or nil.
+    static func valueStart(_ pattern: [UInt8], _ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
         let count = bytes.count
         guard count >= pattern.count else { return nil }
         var at = 0
@@ -87,7 +100,7 @@ struct GroupEvent: Equatable {
         return nil
     }
 
-    static func string(_ key: String, _ bytes: UnsafeBufferPointer<UInt8>) -> String? {
+    static func string(_ key: [UInt8], _ bytes: UnsafeBufferPointer<UInt8>) -> String? {
         guard let start = valueStart(key, bytes), start < bytes.count, bytes[start] == UInt8(ascii: "\"") else { return nil }
         var end = start + 1
         while end < bytes.count {
@@ -103,7 +116,7 @@ struct GroupEvent: Equatable {
         return nil
     }
 
-    static func integer(_ key: String, _ bytes: UnsafeBufferPointer<UInt8>) -> Int64? {
+    static func integer(_ key: [UInt8], _ bytes: UnsafeBufferPointer<UInt8>) -> Int64? {
         guard let start = valueStart(key, bytes) else { return nil }
         var at = start
         var negative = false

@@ -174,6 +174,7 @@ final class GroupMember {
         // PROTOCOL.md: rate_limited and unavailable were not applied; retry the same client_id.
         if code == "rate_limited" || code == "unavailable" {
             ledger.retries += 1
+            ledger.otherEvents["retried after \(code)", default: 0] += 1
             schedule(UInt64(max(1, event.retryAfterMs ?? 100)) * 1_000) { [weak self] in
                 guard let self else { return }
                 socket.send(frame(message))
