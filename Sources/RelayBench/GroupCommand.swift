@@ -124,6 +124,10 @@ enum GroupCommand {
             "aborted": o.aborted.map(JSON.string) ?? .null,
         ]
         figures["drain_timed_out"] = .bool(o.drainTimedOut)
+        // CLOCK_MONOTONIC, as `perf record -k CLOCK_MONOTONIC` stamps samples: a profile of a
+        // node can be cut to the measured phase (`perf report --time START,END`).
+        figures["first_send_monotonic_s"] = .double(Double(l.firstSendMicros) / 1e6)
+        figures["last_delivery_monotonic_s"] = .double(Double(l.lastDeliveryMicros) / 1e6)
         figures["bench_measured_cpu_s"] = o.benchMeasuredCPUSeconds.map(JSON.double) ?? .null
         figures["connect_retries"] = .int(Int64(o.connectRetries))
         run.report(figures, servers: usage.servers, bench: usage.bench)
