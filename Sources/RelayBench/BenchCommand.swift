@@ -13,7 +13,7 @@ enum BenchCommand {
         relay-bench group   --nodes HOST:PORT[,...] [--members N] [--messages M] [--senders S]
                             [--window W] [--body-bytes B] [--warmup K] [--drain-s S]
                             [--settle-ms MS] [--connect-concurrency C] [--signup-concurrency C]
-                            [--pid PID[,PID...]]
+                            [--at-creation K] [--pid PID[,PID...]]
         Every mode:         [--pid SERVER_PID] [--json FILE] [--timeout-s S] (chat, history, group)
 
         chat: 2N users (N pairs), a WebSocket each, user k on node k mod n; each sender sends M
@@ -29,10 +29,11 @@ enum BenchCommand {
           Defaults: 200 users, concurrency 8.
         history: fills one conversation with M messages, then R page reads of P messages
           (before=, walking down, wrapping) over C connections. Defaults: 1000, 1000, 100, 1.
-        group: N users (member k on node k mod n), one group of them all (POST /v1/groups with up
-          to 999 others, the rest added one by one), a WebSocket each; after K warm-up messages
-          (default 1) have reached every member, S senders (members 0..S-1) send M messages in
-          all to the group, at most W unacknowledged each. Every member checks each message
+        group: N users (member k on node k mod n), one group of them all (POST /v1/groups with
+          up to --at-creation others, default and most 999, the rest added one by one), a
+          WebSocket each; after K warm-up messages (default 1) have reached every member,
+          S senders (members 0..S-1) send M messages in all to the group, at most W
+          unacknowledged each. Every member checks each message
           arrives once, seq rising, and never on the sending connection. Reports deliveries/s
           (first send to last delivery), ack and delivery latency, and with --pid (one per
           node) the servers' summed CPU per delivery over the measured phase.

@@ -25,6 +25,9 @@ final class GroupBench {
         var prefix: String
         /// The servers whose CPU is summed over the measured phase.
         var serverPIDs: [Int32]
+        /// Members named in `POST /v1/groups` besides the creator (at most
+        /// `maxOthersAtCreation`); the rest are added one by one.
+        var othersAtCreation: Int
     }
 
     /// `POST /v1/groups` takes at most this many other members; the rest are added one by one.
@@ -39,6 +42,8 @@ final class GroupBench {
         var signup: SignupRunner.Outcome?
         var groupID: String?
         var createMicros: UInt64 = 0
+        /// Members added through `POST /v1/groups/{id}/members` after the creation.
+        var membersAdded = 0
         var connectMicros: UInt64 = 0
         var warmupMicros: UInt64 = 0
         /// Server CPU seconds (all pids) from the start of the measured phase to its end.
@@ -105,7 +110,7 @@ final class GroupBench {
         phaseStartMicros = MonotonicClock.nowMicros()
         let client = HTTPClient(loop: loop, endpoint: settings.nodes[0])
         clients = [client]
-        let others = Array(names[1..<min(names.count, Self.maxOthersAtCreation + 1)])
+        let others = Array(names[1..<min(names.count, settings.othersAtCreation + 1)])
         let body: JSON = ["title": .string("bench \(settings.prefix)"), "members": .array(others.map(JSON.string))]
         client.request("POST", "/v1/groups", token: tokens[0], body: Array(body.serialized().utf8)) { [weak self] result in
             guard let self else { return }
@@ -115,7 +120,7 @@ final class GroupBench {
                     return abort("POST /v1/groups: 201 without a conversation_id")
                 }
                 outcome.groupID = id
-                addMembers(from: Self.maxOthersAtCreation + 1)
+                addMembers(from: settings.othersAtCreation + 1)
             case .success(let reply):
                 abort("POST /v1/groups: HTTP \(reply.status) \(String(decoding: reply.body, as: UTF8.self))")
             case .failure(let error):
@@ -147,6 +152,7 @@ final class GroupBench {
         clients = []
         let now = MonotonicClock.nowMicros()
         outcome.createMicros = now - phaseStartMicros
+        outcome.membersAdded = max(0, names.count - 1 - settings.othersAtCreation)
         phaseStartMicros = now
         phase = .connecting
         var senderNames: [String: Int] = [:]

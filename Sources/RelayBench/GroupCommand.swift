@@ -6,7 +6,7 @@ import JSON
 /// Exit status 1 on any loss, duplicate, reordering, echo, refusal or disconnect.
 enum GroupCommand {
     static let flags: Set<String> = [
-        "nodes", "members", "messages", "senders", "window", "body-bytes", "warmup", "timeout-s", "drain-s", "settle-ms", "connect-concurrency",
+        "nodes", "members", "messages", "senders", "window", "body-bytes", "warmup", "timeout-s", "drain-s", "settle-ms", "connect-concurrency", "at-creation",
         "signup-concurrency", "pid", "json",
     ]
 
@@ -27,7 +27,9 @@ enum GroupCommand {
             connectConcurrency: try options.int("connect-concurrency", default: 32, range: 1...100_000),
             signupConcurrency: try options.int("signup-concurrency", default: 8, range: 1...1_000),
             prefix: BenchNames.runPrefix(),
-            serverPIDs: try options.pids())
+            serverPIDs: try options.pids(),
+            othersAtCreation: try options.int("at-creation", default: GroupBench.maxOthersAtCreation,
+                                              range: 0...GroupBench.maxOthersAtCreation))
         // Each member connection keeps one bit per message: bound that memory (~128 MiB).
         guard Double(members) * Double(settings.messages + settings.warmup) <= 1e9 else {
             throw UsageError("--members × --messages must be at most 1,000,000,000")
@@ -68,7 +70,8 @@ enum GroupCommand {
         print("group: \(s.members) members, \(s.senders) sender(s), \(s.messages) messages (+\(s.warmup) warm-up), window \(s.window), "
               + "body \(s.bodyBytes) B, nodes \(s.nodes.map(\.description).joined(separator: ",")), users \(s.prefix)-*, group \(o.groupID ?? "-")")
         if let signup = o.signup {
-            print("  signup: \(signup.succeeded) users in \(Report.seconds(signup.elapsedMicros)); create: \(Report.seconds(o.createMicros)); "
+            print("  signup: \(signup.succeeded) users in \(Report.seconds(signup.elapsedMicros)); create: \(Report.seconds(o.createMicros))"
+                  + (o.membersAdded > 0 ? " (\(o.membersAdded) added one by one)" : "") + "; "
                   + "connect: \(s.members) sockets in \(Report.seconds(o.connectMicros)); warm-up: \(Report.seconds(o.warmupMicros))")
         }
         if o.connectRetries > 0 { print("  connects refused and retried: \(o.connectRetries), first: \(o.firstConnectRetry ?? "")") }
@@ -120,6 +123,7 @@ enum GroupCommand {
             "server_measured_cpu_s": o.serverMeasuredCPUSeconds.map(JSON.double) ?? .null,
             "server_cpu_us_per_delivery": cpuPerDelivery.map(JSON.double) ?? .null,
             "signup_s": .double(Double(o.signup?.elapsedMicros ?? 0) / 1e6), "create_s": .double(Double(o.createMicros) / 1e6),
+            "members_added": .int(Int64(o.membersAdded)),
             "connect_s": .double(Double(o.connectMicros) / 1e6), "warmup_s": .double(Double(o.warmupMicros) / 1e6),
             "aborted": o.aborted.map(JSON.string) ?? .null,
         ]
