@@ -10,7 +10,11 @@ enum BenchCommand {
         relay-bench signup  --nodes HOST:PORT[,...] [--users N] [--concurrency C]
         relay-bench history --nodes HOST:PORT[,...] [--messages M] [--page P] [--reads R]
                             [--concurrency C]
-        Every mode:         [--pid SERVER_PID] [--json FILE] [--timeout-s S] (chat, history)
+        relay-bench group   --nodes HOST:PORT[,...] [--members N] [--messages M] [--senders S]
+                            [--window W] [--body-bytes B] [--warmup K] [--drain-s S]
+                            [--settle-ms MS] [--connect-concurrency C] [--signup-concurrency C]
+                            [--at-creation K] [--pid PID[,PID...]]
+        Every mode:         [--pid SERVER_PID] [--json FILE] [--timeout-s S] (chat, history, group)
 
         chat: 2N users (N pairs), a WebSocket each, user k on node k mod n; each sender sends M
           messages (fewer if --duration-s ends first) to its partner, at most W unacknowledged,
@@ -25,6 +29,17 @@ enum BenchCommand {
           Defaults: 200 users, concurrency 8.
         history: fills one conversation with M messages, then R page reads of P messages
           (before=, walking down, wrapping) over C connections. Defaults: 1000, 1000, 100, 1.
+        group: N users (member k on node k mod n), one group of them all (POST /v1/groups with
+          up to --at-creation others, default and most 999, the rest added one by one), a
+          WebSocket each; after K warm-up messages (default 1) have reached every member,
+          S senders (members 0..S-1) send M messages in all to the group, at most W
+          unacknowledged each. Every member checks each message
+          arrives once, seq rising, and never on the sending connection. Reports deliveries/s
+          (first send to last delivery), ack and delivery latency, and with --pid (one per
+          node) the servers' summed CPU per delivery over the measured phase.
+          Defaults: 100 members, 1000 messages, 1 sender, window 32, 16-byte bodies,
+          --timeout-s 300, --drain-s 10, --settle-ms 500, --connect-concurrency 32 (handshakes
+          up to `synced` in flight at once).
         --pid: the server's peak RSS (VmHWM), RSS and CPU seconds used during the run.
         HOST must be an IP address. Exit status: 0 clean, 1 a check failed, 2 bad usage.
         """
@@ -40,6 +55,7 @@ enum BenchCommand {
             case "chat": return try ChatCommand.run(rest)
             case "signup": return try SignupCommand.run(rest)
             case "history": return try HistoryCommand.run(rest)
+            case "group": return try GroupCommand.run(rest)
             case "help", "--help", "-h":
                 print(usage)
                 return 0

@@ -61,4 +61,13 @@ struct BenchOptions {
         guard let pid = Int32(text), pid > 0 else { throw UsageError("--pid must be a process id") }
         return pid
     }
+
+    /// `--pid PID[,PID...]`: one server per node of a cluster.
+    func pids() throws(UsageError) -> [Int32] {
+        guard let text = values["pid"] else { return [] }
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false)
+        let pids = parts.compactMap { Int32($0) }.filter { $0 > 0 }
+        guard pids.count == parts.count else { throw UsageError("--pid must be a process id or a comma-separated list of them") }
+        return pids
+    }
 }

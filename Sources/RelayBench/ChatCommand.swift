@@ -41,7 +41,7 @@ enum ChatCommand {
     }
 
     private static func report(_ s: ChatBench.Settings, _ o: ChatBench.Outcome, _ run: BenchRun,
-                               _ usage: (server: ProcessUsage?, bench: ProcessUsage)) -> Int32 {
+                               _ usage: (servers: [ProcessUsage], bench: ProcessUsage)) -> Int32 {
         let st = o.stats
         let rate = s.ratePerSender.map { String(format: "%g/s per sender", $0) } ?? "unlimited"
         print("chat: \(s.pairs) pairs × \(s.messages) messages, window \(s.window), body \(s.bodyBytes) B, rate \(rate), "
@@ -97,7 +97,7 @@ enum ChatCommand {
             figures["signup_s"] = .double(Double(signup.elapsedMicros) / 1e6)
             figures["signup_latency"] = Report.latencyJSON(signup.latency)
         }
-        run.report(figures, server: usage.server, bench: usage.bench)
+        run.report(figures, servers: usage.servers, bench: usage.bench)
         let clean = o.aborted == nil && o.lost == 0 && st.duplicateDeliveries == 0 && st.seqGaps == 0
             && o.seqMismatches == 0 && st.errors.isEmpty && st.disconnects == 0
         print(clean ? "OK" : "FAILED")

@@ -46,7 +46,7 @@ enum HistoryCommand {
             "latency": Report.latencyJSON(o.latency), "failures": Report.counts(o.failures),
             "aborted": o.aborted.map(JSON.string) ?? .null,
         ]
-        run.report(figures, server: usage.server, bench: usage.bench)
+        run.report(figures, servers: usage.servers, bench: usage.bench)
         let clean = o.aborted == nil && o.wrongPages == 0 && o.failures.isEmpty
         print(clean ? "OK" : "FAILED")
         return clean ? 0 : 1

@@ -36,7 +36,7 @@ enum SignupCommand {
             "succeeded": .int(Int64(o.succeeded)), "elapsed_s": .double(Double(o.elapsedMicros) / 1e6),
             "signups_per_s": .double(perSecond), "latency": Report.latencyJSON(o.latency), "failures": Report.counts(o.failures),
         ]
-        run.report(figures, server: usage.server, bench: usage.bench)
+        run.report(figures, servers: usage.servers, bench: usage.bench)
         let clean = o.succeeded == users
         print(clean ? "OK" : "FAILED")
         return clean ? 0 : 1

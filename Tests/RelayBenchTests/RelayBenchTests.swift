@@ -89,3 +89,61 @@ final class EndpointTests: XCTestCase {
         XCTAssertEqual(BenchNames.directConversation("bob", "alice"), "dm:alice:bob")
     }
 }
+
+final class GroupEventTests: XCTestCase {
+    func testMessageFieldsAreReadAndNestedEscapedKeysIgnored() {
+        let text = #"{"type":"message","conversation_id":"grp:ab12","seq":42,"message_id":"m_1","sender":"bx-m0","client_id":"c17","ts":1,"kind":"text","body":"{\"seq\":9,\"type\":\"ack\"}","attachments":[],"tip":null}"#
+        XCTAssertEqual(GroupEvent.scan(text), GroupEvent(type: "message", conversationID: "grp:ab12", sender: "bx-m0", clientID: "c17", kind: "text", seq: 42))
+        XCTAssertEqual(GroupEvent.messageIndex("c17"), 17)
+        XCTAssertNil(GroupEvent.messageIndex("x17"))
+        XCTAssertNil(GroupEvent.messageIndex(nil))
+    }
+
+    func testJoinedSeqIsNotSeqAndEscapedValuesReadAsNil() {
+        let text = #"{"joined_seq":3, "type": "message","sender":"a\"b","seq": 7}"#
+        let event = GroupEvent.scan(text)
+        XCTAssertEqual(event.type, "message")
+        XCTAssertEqual(event.seq, 7)
+        XCTAssertNil(event.sender)
+    }
+
+    func testErrorAndAck() {
+        XCTAssertEqual(GroupEvent.scan(#"{"type":"error","code":"unavailable","message":"m","client_id":"c3","retry_after_ms":250}"#),
+                       GroupEvent(type: "error", clientID: "c3", code: "unavailable", retryAfterMs: 250))
+        XCTAssertEqual(GroupEvent.scan(#"{"type":"ack","client_id":"c0","conversation_id":"grp:x","seq":2,"message_id":"m","ts":5}"#),
+                       GroupEvent(type: "ack", conversationID: "grp:x", clientID: "c0", seq: 2))
+        XCTAssertEqual(GroupEvent.scan("not json"), GroupEvent())
+    }
+}
+
+final class GroupLedgerTests: XCTestCase {
+    func testMessagesAreSplitOverSendersAfterTheWarmup() {
+        let ledger = GroupLedger(members: 4, senders: 3, warmup: 2, messages: 10)
+        XCTAssertEqual(ledger.firstOfSender, [0, 6, 9])
+        XCTAssertEqual(ledger.countOfSender, [6, 3, 3])
+        XCTAssertEqual((0..<ledger.total).map(ledger.sender(of:)), [0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 2, 2])
+        XCTAssertTrue(ledger.isWarmup(1))
+        XCTAssertFalse(ledger.isWarmup(2))
+    }
+
+    func testOutstandingCountsDeliveriesOwedForAckedMessages() {
+        let ledger = GroupLedger(members: 3, senders: 1, warmup: 0, messages: 2)
+        ledger.noteDelivery(0)              // before its ack
+        XCTAssertEqual(ledger.outstanding, 0)
+        ledger.noteAck(0, seq: 5)
+        XCTAssertEqual(ledger.outstanding, 1)
+        ledger.noteDelivery(0)
+        XCTAssertEqual(ledger.outstanding, 0)
+        ledger.noteAck(1, seq: 6)
+        XCTAssertEqual(ledger.lost(in: 0..<2), 2)
+    }
+}
+
+final class BenchOptionsTests: XCTestCase {
+    func testSeveralPIDs() throws {
+        XCTAssertEqual(try BenchOptions(["--pid", "12,13,14"], known: ["pid"]).pids(), [12, 13, 14])
+        XCTAssertEqual(try BenchOptions([], known: ["pid"]).pids(), [])
+        XCTAssertThrowsError(try BenchOptions(["--pid", "12,,14"], known: ["pid"]).pids())
+        XCTAssertThrowsError(try BenchOptions(["--pid", "12,x"], known: ["pid"]).pids())
+    }
+}
