@@ -30,7 +30,7 @@ enum BenchCommand {
         history: fills one conversation with M messages, then R page reads of P messages
           (before=, walking down, wrapping) over C connections. Defaults: 1000, 1000, 100, 1.
         group: N users (member k on node k mod n), one group of them all (POST /v1/groups with
-          up to --at-creation others, default and most 999, the rest added one by one), a
+          up to --at-creation others, default and most 256, the rest added one by one), a
           WebSocket each; after K warm-up messages (default 1) have reached every member,
           S senders (members 0..S-1) send M messages in all to the group, at most W
           unacknowledged each. Every member checks each message

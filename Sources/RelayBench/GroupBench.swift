@@ -31,7 +31,7 @@ final class GroupBench {
     }
 
     /// `POST /v1/groups` takes at most this many other members; the rest are added one by one.
-    static let maxOthersAtCreation = 999
+    static let maxOthersAtCreation = 256
 
     enum Phase {
         case signingUp, creating, connecting, settling, warmingUp, sending, draining(TimerID), done
