@@ -82,6 +82,14 @@ public final class TCPConnection: LoopHandler {
     /// is watched only while the queue is non-empty). Ignored unless open.
     public func write(_ bytes: [UInt8]) {
         guard case .open = state, !bytes.isEmpty else { return }
+        if corked {
+            queue.append(bytes)
+            if !corkPending {
+                corkPending = true
+                onCorkedWrite?()
+            }
+            return
+        }
         guard queue.isEmpty else {
             queue.append(bytes)
             return
@@ -98,6 +106,23 @@ public final class TCPConnection: LoopHandler {
         guard written < bytes.count else { return }
         queue.append(bytes, skipping: written)
         updateInterest()
+    }
+
+    /// Corked: writes only queue, and `flush` sends them, so everything one loop turn writes
+    /// to this connection leaves in one `sendmsg` (the client server flushes its connections at
+    /// each turn's end: a fan-out of many events costs one system call per connection).
+    public var corked = false
+    /// Called on the first write queued while corked since the last `flush`.
+    public var onCorkedWrite: (() -> Void)?
+    private var corkPending = false
+
+    /// Sends what corked writes queued, as far as the socket takes it now (the rest when it
+    /// is writable).
+    public func flush() {
+        corkPending = false
+        guard case .open = state, !queue.isEmpty else { return }
+        flushQueue()
+        if case .open = state, !queue.isEmpty { updateInterest() }
     }
 
     /// Stops reading (and so, through TCP flow control, the peer's sending).

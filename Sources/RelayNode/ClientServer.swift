@@ -23,6 +23,8 @@ final class ClientServer {
     private var listener: TCPListener?
     private var connections: [UInt64: ClientConnection] = [:]
     private var nextID: UInt64 = 1
+    /// Connections written to in this loop turn: flushed at its end, one `sendmsg` each.
+    private var unflushed: [TCPConnection] = []
 
     init(loop: EventLoop, api: HTTPAPI, metrics: Metrics, log: Log) {
         self.loop = loop
@@ -30,6 +32,20 @@ final class ClientServer {
         self.metrics = metrics
         self.log = log
         budget = ClientBudget(loop: loop)
+        // Registered after the group commit's hook, so what a commit releases goes out in the
+        // same turn.
+        loop.addTurnEndHook { [unowned self] in self.flushAll() }
+    }
+
+    /// A flush that drains a socket lets its owner write more (the next backlog page), which
+    /// queues again: a few rounds, then a wake-up so the loop comes back for the rest.
+    private func flushAll() {
+        for _ in 0..<4 where !unflushed.isEmpty {
+            let list = unflushed
+            unflushed.removeAll(keepingCapacity: true)
+            for tcp in list { tcp.flush() }
+        }
+        if !unflushed.isEmpty { loop.execute {} }
     }
 
     var now: Int64 { loop.nowMs }
@@ -46,6 +62,8 @@ final class ClientServer {
             tcp.abort()
             return
         }
+        tcp.corked = true
+        tcp.onCorkedWrite = { [unowned self, unowned tcp] in self.unflushed.append(tcp) }
         let connection = ClientConnection(id: nextID, tcp: tcp, server: self, limits: Self.httpLimits, now: now)
         nextID += 1
         connections[connection.id] = connection

@@ -1,5 +1,6 @@
 import Chat
 import Cluster
+import HTTPWire
 
 /// The live WebSocket sessions on this node, by user: where pushed events go.
 final class ConnectionRegistry: LocalConnections {
@@ -40,10 +41,15 @@ final class ConnectionRegistry: LocalConnections {
 
     var onlineUsers: Int { byUser.count }
 
+    /// The event's frame is made once, on its first delivery here, and shared by every
+    /// recipient's write queue (server frames are not masked, so they are the same bytes).
     func push(_ event: OutboundEvent, to users: [String], except: ConnectionRef?) {
+        var frame: [UInt8]?
         for user in users {
-            for session in byUser[user] ?? [] where session.ref != except {
-                session.deliver(event)
+            guard let sessions = byUser[user] else { continue }
+            for session in sessions where session.ref != except {
+                if frame == nil { frame = WebSocketWriter.text(event.text) }
+                session.deliver(event, frame: frame!)
             }
         }
     }

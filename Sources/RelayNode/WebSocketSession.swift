@@ -162,7 +162,7 @@ final class WebSocketSession {
     }
 
     /// An event for this user from the registry.
-    func deliver(_ event: OutboundEvent) {
+    func deliver(_ event: OutboundEvent, frame: [UInt8]? = nil) {
         switch state {
         case .closed: return
         case .starting, .catchingUp:
@@ -176,7 +176,7 @@ final class WebSocketSession {
             queued.append(event)
         case .live:
             node.metrics.eventsPushed += 1
-            write(event.text)
+            if let frame { send(frame) } else { write(event.text) }
         }
     }
 

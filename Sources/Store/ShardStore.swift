@@ -20,6 +20,8 @@ public final class ShardStore {
     public static let defaultLogEntries: Int64 = 100_000
     /// How many entries this store keeps (the cluster config's `log_entries`).
     public let keepLogEntries: Int64
+    /// `currentMemberIDs`, per conversation.
+    private var currentMembersCache: [String: [String]] = [:]
     private var trimEvery: Int64 { max(1, min(1_000, keepLogEntries / 4)) }
 
     /// Opens (creating and migrating if needed) the shard file at `path`.
@@ -94,6 +96,7 @@ public final class ShardStore {
     /// Drops the open transaction: its writes, its applied entries, its recorder. The store
     /// is as last committed.
     public func rollback() {
+        currentMembersCache.removeAll()
         db.rollback()
         recorder.reset()
         lastLSN = committedLSN
@@ -121,12 +124,14 @@ public final class ShardStore {
     /// For tests and the simulation's checker tests, which plant a divergence; nothing else
     /// may call it.
     public func executeBehindTheLog(_ sql: String) throws(StoreError) {
+        currentMembersCache.removeAll()
         recorder.paused = true
         defer { recorder.paused = false }
         try db.execute(sql)
     }
 
     public func apply(_ entry: LogEntry) throws(StoreError) {
+        currentMembersCache.removeAll()   // a primary's entries may change who is a member
         guard entry.lsn == lastLSN + 1 else {
             throw StoreError(code: -3, message: "shard \(shard): entry \(entry.lsn) does not follow \(lastLSN)")
         }
@@ -271,9 +276,30 @@ public final class ShardStore {
     }
 
     public func insertMember(conversationID: String, user: String, role: String, joinedSeq: Int64) throws(StoreError) {
+        membersChanged(conversationID)
         try write("INSERT OR IGNORE INTO members(conversation_id, user, role, joined_seq) VALUES(?,?,?,?)",
                    .text(conversationID), .text(user), .text(role), .int(joinedSeq))
     }
+
+    /// The current members' ids (not removed, not departed): whom a message is pushed to. Kept
+    /// in memory per conversation, since every message needs it and a big group's list is long;
+    /// every write that changes who is a member calls `membersChanged`, and applying a
+    /// primary's entry, a rollback or a write behind the log forget them all.
+    public func currentMemberIDs(conversationID: String) throws(StoreError) -> [String] {
+        if let cached = currentMembersCache[conversationID] { return cached }
+        let ids = try db.query("SELECT user FROM members WHERE conversation_id=? AND left_seq IS NULL ORDER BY user",
+                               .text(conversationID)).compactMap { $0.text(0) }
+        if currentMembersCache.count >= Self.maxCachedMemberLists { currentMembersCache.removeAll(keepingCapacity: true) }
+        currentMembersCache[conversationID] = ids
+        return ids
+    }
+
+    /// Call before any write that adds, removes or brings back a member of the conversation.
+    public func membersChanged(_ conversationID: String) { currentMembersCache[conversationID] = nil }
+
+    /// Conversations whose member lists are kept (a direct chat's is two names; a group's up to
+    /// its size limit). Past it the cache starts over.
+    static let maxCachedMemberLists = 10_000
 
     public func members(conversationID: String) throws(StoreError) -> [MemberRecord] {
         try db.query("SELECT user, role, joined_seq, left_seq, delivered, read FROM members WHERE conversation_id=? ORDER BY user",

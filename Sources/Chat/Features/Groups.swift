@@ -441,6 +441,7 @@ extension ShardStore {
     /// A member row as of joining: new, or a former member's row made current again (cursors
     /// kept: they never go back).
     func setMember(conversationID: String, user: String, role: String, joinedSeq: Int64) throws(StoreError) {
+        membersChanged(conversationID)
         try write("""
             INSERT INTO members(conversation_id, user, role, joined_seq) VALUES(?,?,?,?)
             ON CONFLICT(conversation_id, user) DO UPDATE SET role=excluded.role, joined_seq=excluded.joined_seq, left_seq=NULL
@@ -448,6 +449,7 @@ extension ShardStore {
     }
 
     func setLeft(conversationID: String, user: String, seq: Int64, role: String) throws(StoreError) {
+        membersChanged(conversationID)
         try write("UPDATE members SET left_seq=?, role=? WHERE conversation_id=? AND user=?",
                   .int(seq), .text(role), .text(conversationID), .text(user))
     }

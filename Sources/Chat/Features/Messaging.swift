@@ -106,7 +106,7 @@ public struct SendMessage: ShardOperation {
             attachments: m.attachments, tip: m.tip)
         try store.insertMessage(stored)
         try store.setLastSeq(conversationID: m.conversationID, seq: stored.seq, ts: stored.ts)
-        let recipients = try store.members(conversationID: m.conversationID).filter { $0.leftSeq == nil }.map(\.user)
+        let recipients = try store.currentMemberIDs(conversationID: m.conversationID)
         context.push(EventJSON.messageEvent(stored), to: recipients, except: m.origin)
         return Ack(clientID: stored.clientID, conversationID: stored.conversationID, seq: stored.seq,
                    messageID: stored.messageID, ts: stored.ts)
@@ -189,8 +189,8 @@ public struct Typing: ShardOperation {
         guard let member = try context.store.member(conversationID: conversationID, user: user), member.leftSeq == nil else {
             throw ShardService.notMember(conversationID)
         }
-        let others = try context.store.members(conversationID: conversationID).filter { $0.leftSeq == nil && $0.user != user }
-        context.push(EventJSON.typingEvent(conversationID: conversationID, user: user), to: others.map(\.user))
+        let others = try context.store.currentMemberIDs(conversationID: conversationID).filter { $0 != user }
+        context.push(EventJSON.typingEvent(conversationID: conversationID, user: user), to: others)
         return Done()
     }
 }
