@@ -1,3 +1,4 @@
+import Chat
 import Foundation
 import JSON
 import Store
@@ -44,6 +45,9 @@ struct ClusterConfig: Equatable {
     var durability: Durability
     /// Log entries each shard keeps so a lagging replica can catch up without a snapshot.
     var logEntries: Int64 = ShardStore.defaultLogEntries
+    /// Days a moderation log entry is kept (docs/OPERATIONS.md "Moderation log").
+    var moderationLogDays: Int = BlockLimits.defaultRetentionDays
+    var moderationLogRetentionMs: Int64 { Int64(moderationLogDays) * 86_400_000 }
 
     static func load(path: String) throws(ConfigError) -> ClusterConfig {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -90,8 +94,10 @@ struct ClusterConfig: Equatable {
         }
         let logEntries = o["log_entries"]?.intValue ?? ShardStore.defaultLogEntries
         guard (16...10_000_000).contains(logEntries) else { throw ConfigError("\(source): \"log_entries\" must be 16 to 10000000") }
+        let moderationLogDays = o["moderation_log_days"]?.intValue ?? Int64(BlockLimits.defaultRetentionDays)
+        guard (1...3_650).contains(moderationLogDays) else { throw ConfigError("\(source): \"moderation_log_days\" must be 1 to 3650") }
         return ClusterConfig(cluster: cluster, secret: secret, shards: shards, replication: replication, nodes: nodes,
-                             durability: durability, logEntries: logEntries)
+                             durability: durability, logEntries: logEntries, moderationLogDays: Int(moderationLogDays))
     }
 }
 

@@ -94,6 +94,7 @@ final class Node {
             shutdown()
         }
         scheduleSessionCleanup()
+        scheduleModerationPrune()
         loop.run()
         service.commitAll()
         workers.shutdown()

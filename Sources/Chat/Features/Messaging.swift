@@ -104,10 +104,17 @@ public struct SendMessage: ShardOperation {
             conversationID: m.conversationID, seq: conversation.lastSeq + 1, messageID: context.newID("m_"), sender: m.sender,
             clientID: m.clientID, ts: max(context.now, conversation.lastTs), kind: m.kind.rawValue, body: m.body,
             attachments: m.attachments, tip: m.tip)
-        try store.insertMessage(stored)
+        // Blocking (Blocks.swift): hidden from a member who blocks the sender, logged for them.
+        let hiddenFor = try store.directBlocker(of: m.sender, in: conversation)
+        try store.insertMessage(stored, hiddenFor: hiddenFor)
         try store.setLastSeq(conversationID: m.conversationID, seq: stored.seq, ts: stored.ts)
-        let recipients = try store.members(conversationID: m.conversationID).filter { $0.leftSeq == nil }.map(\.user)
+        let recipients = try store.members(conversationID: m.conversationID).filter { $0.leftSeq == nil && $0.user != hiddenFor }.map(\.user)
         context.push(EventJSON.messageEvent(stored), to: recipients, except: m.origin)
+        if let hiddenFor {
+            let job = LogBlockedAttempt(blocker: hiddenFor, entry: ModerationEntry(
+                sender: m.sender, conversationID: m.conversationID, seq: stored.seq, ts: stored.ts, preview: ModerationEntry.preview(of: m.body)))
+            try context.enqueue(job, id: job.id, origin: key)
+        }
         return Ack(clientID: stored.clientID, conversationID: stored.conversationID, seq: stored.seq,
                    messageID: stored.messageID, ts: stored.ts)
     }

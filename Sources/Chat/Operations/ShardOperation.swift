@@ -38,6 +38,10 @@ public enum OperationCode: UInt16, Sendable, CaseIterable {
     case setCursors = 12
     // The outbox (Outbox.swift).
     case saveJobProgress = 16
+    // Blocks and the moderation log (Blocks.swift); creator lists (Lists.swift): 40-59.
+    case setBlock = 40, blockList = 41, setDirectBlock = 42, recordModeration = 43, moderationLog = 44
+    case usersExist = 45, createList = 46, addListMembers = 47, removeListMember = 48, listsOf = 49, listDetail = 50
+    case listMembersPage = 51, createListMessage = 52, listMessageProgress = 53
 }
 
 /// The table of operations: what a node can serve for a peer.
@@ -48,6 +52,9 @@ public enum Operations {
         SendMessage.self, History.self, Typing.self,
         SetCursors.self,
         SaveJobProgress.self,
+        SetBlock.self, BlockList.self, SetDirectBlock.self, RecordModeration.self, ModerationLog.self,
+        UsersExist.self, CreateList.self, AddListMembers.self, RemoveListMember.self, ListsOf.self, ListDetail.self,
+        ListMembersPage.self, CreateListMessage.self, ListMessageProgress.self,
     ]
 
     static let byCode: [UInt16: any ShardOperation.Type] = {

@@ -36,10 +36,15 @@ public struct JobContext {
 /// Every kind of job, by the name stored in the outbox (never reused for another meaning).
 public enum JobKind: String, Sendable, CaseIterable {
     case indexDirectChat = "index_direct_chat"
+    // Blocks and lists (Blocks.swift, Lists.swift).
+    case markDirectBlock = "mark_direct_block", logBlockedAttempt = "log_blocked_attempt", listMessage = "list_message"
 
     var type: any OutboxJob.Type {
         switch self {
         case .indexDirectChat: return IndexDirectChat.self
+        case .markDirectBlock: return MarkDirectBlock.self
+        case .logBlockedAttempt: return LogBlockedAttempt.self
+        case .listMessage: return ListMessageJob.self
         }
     }
 }
