@@ -48,6 +48,9 @@ struct ClusterConfig: Equatable {
     /// Days a moderation log entry is kept (docs/OPERATIONS.md "Moderation log").
     var moderationLogDays: Int = BlockLimits.defaultRetentionDays
     var moderationLogRetentionMs: Int64 { Int64(moderationLogDays) * 86_400_000 }
+    /// yescrypt's cost for new password hashes: 0 is libcrypt's default (5, ~20 ms); tests
+    /// and benchmarks that sign up thousands of users lower it (docs/OPERATIONS.md).
+    var passwordHashCost: UInt = Yescrypt.cost
 
     static func load(path: String) throws(ConfigError) -> ClusterConfig {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -96,8 +99,11 @@ struct ClusterConfig: Equatable {
         guard (16...10_000_000).contains(logEntries) else { throw ConfigError("\(source): \"log_entries\" must be 16 to 10000000") }
         let moderationLogDays = o["moderation_log_days"]?.intValue ?? Int64(BlockLimits.defaultRetentionDays)
         guard (1...3_650).contains(moderationLogDays) else { throw ConfigError("\(source): \"moderation_log_days\" must be 1 to 3650") }
+        let passwordHashCost = o["password_hash_cost"]?.intValue ?? Int64(Yescrypt.cost)
+        guard (0...11).contains(passwordHashCost) else { throw ConfigError("\(source): \"password_hash_cost\" must be 0 (the default) to 11") }
         return ClusterConfig(cluster: cluster, secret: secret, shards: shards, replication: replication, nodes: nodes,
-                             durability: durability, logEntries: logEntries, moderationLogDays: Int(moderationLogDays))
+                             durability: durability, logEntries: logEntries, moderationLogDays: Int(moderationLogDays),
+                             passwordHashCost: UInt(passwordHashCost))
     }
 }
 

@@ -65,7 +65,7 @@ final class Node {
         cluster = try ClusterNode(settings: settings, loop: loop, files: files, service: service, shardMap: shardMap,
                                   workers: workers, local: registry, random: randomBytes, log: { log.info($0) })
         chat = ChatService(router: cluster.router, shardMap: shardMap,
-                           hasher: PoolHasher(pool: workers, random: random), random: random, clock: { loop.nowMs })
+                           hasher: PoolHasher(pool: workers, random: random, cost: config.passwordHashCost), random: random, clock: { loop.nowMs })
         service.sink = cluster.directory
         service.attach(router: cluster.router)
         server = ClientServer(loop: loop, api: HTTPAPI(node: self), metrics: metrics, log: log)
