@@ -54,6 +54,13 @@ final class BlockTests: XCTestCase {
         _ = try h.wait { h.chat.receipt(bob, receipt, reply: $0) }.get()
         XCTAssertTrue(h.sink.events(for: "alice").contains { $0["type"]?.stringValue == "receipt" && $0["user"]?.stringValue == "bob" })
 
+        // Her typing does not reach him; his reaches her.
+        let pushesBefore = h.sink.pushes.count
+        _ = try h.wait { h.chat.typing(alice, conversationID: "dm:alice:bob", reply: $0) }.get()
+        XCTAssertEqual(h.sink.pushes.count, pushesBefore, "no one to tell")
+        _ = try h.wait { h.chat.typing(bob, conversationID: "dm:alice:bob", reply: $0) }.get()
+        XCTAssertEqual(h.sink.pushes.last?.users, ["alice"])
+
         // Unblocking restores new messages only.
         XCTAssertNil(setBlock(h, bob, "alice", false).failureCode)
         XCTAssertEqual(try h.send(alice, to: "bob", "after", clientID: "c3").get().seq, 3)

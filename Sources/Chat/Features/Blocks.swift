@@ -4,7 +4,7 @@ import Wire
 // Blocking (PROTOCOL.md "Rules that the server enforces"): when bob blocks alice, her messages
 // to him in their direct chat are accepted and acked as usual but stored hidden from him
 // (`messages.hidden_for`), pushed to nobody but her own devices, and logged in his moderation
-// log. The block's source of truth is the blocker's user shard (`blocks`); an outbox job marks
+// log; her `typing` events do not reach him either. The block's source of truth is the blocker's user shard (`blocks`); an outbox job marks
 // it on the direct chat's shard (`direct_blocks`), where `SendMessage` reads it. Each change of
 // a block carries a version (per blocker and blocked user) and the mark applies only a newer
 // one, so an unblock is never overtaken by the block before it. The front's side is in
@@ -254,9 +254,14 @@ public struct ModerationLog: ShardOperation {
 extension ShardStore {
     /// The member of a direct chat who blocks `sender` there (nil: none, or not a direct chat).
     func directBlocker(of sender: String, in conversation: ConversationRecord) throws(StoreError) -> String? {
-        guard conversation.kind == ConversationKind.direct.rawValue,
-              let (a, b) = Identifiers.directMembers(conversation.id), a != b else { return nil }
+        guard conversation.kind == ConversationKind.direct.rawValue else { return nil }
+        return try directBlocker(of: sender, inConversation: conversation.id)
+    }
+
+    /// The same for a conversation id: nil for anything but a direct chat between two users.
+    func directBlocker(of sender: String, inConversation id: String) throws(StoreError) -> String? {
+        guard let (a, b) = Identifiers.directMembers(id), a != b else { return nil }
         let other = a == sender ? b : a
-        return try isDirectBlockActive(conversationID: conversation.id, blocker: other) ? other : nil
+        return try isDirectBlockActive(conversationID: id, blocker: other) ? other : nil
     }
 }

@@ -196,7 +196,8 @@ public struct Typing: ShardOperation {
         guard let member = try context.store.member(conversationID: conversationID, user: user), member.leftSeq == nil else {
             throw ShardService.notMember(conversationID)
         }
-        let others = try context.store.members(conversationID: conversationID).filter { $0.leftSeq == nil && $0.user != user }
+        let blocker = try context.store.directBlocker(of: user, inConversation: conversationID)   // Blocks.swift
+        let others = try context.store.members(conversationID: conversationID).filter { $0.leftSeq == nil && $0.user != user && $0.user != blocker }
         context.push(EventJSON.typingEvent(conversationID: conversationID, user: user), to: others.map(\.user))
         return Done()
     }
