@@ -110,17 +110,28 @@ def test_a_mass_message_reaches_each_member_once_and_skips_who_blocked_the_owner
     assert c2.request("PUT", f"/v1/blocks/{owner}", token=tb).status == 204
     list_id = c1.http("POST", "/v1/lists", {"name": "all", "members": [amy, ben, cat]}, token=to)[1]["list_id"]
     msg = {"client_id": "launch", "kind": "text", "body": "new album out"}
-    r = c2.request("POST", f"/v1/lists/{list_id}/messages", msg, token=to)
-    assert (r.status, r.json) == (202, {"list_id": list_id, "recipients": 3})
-    # The same client_id again (through another node) answers the same and starts nothing.
-    r = c3.request("POST", f"/v1/lists/{list_id}/messages", {**msg, "body": "changed"}, token=to)
-    assert (r.status, r.json) == (202, {"list_id": list_id, "recipients": 3})
-    view = {}
-    for _ in poll(20, lambda: f"progress {view}"):
-        view = progress(rcluster, "n3", to, list_id, "launch")
-        if view["done"] == 3:
-            break
-    assert view == {"list_id": list_id, "client_id": "launch", "recipients": 3, "done": 3, "pending": 0}
+    with c3.ws(ta) as amy_ws, c1.ws(tb) as ben_ws:
+        r = c2.request("POST", f"/v1/lists/{list_id}/messages", msg, token=to)
+        assert (r.status, r.json) == (202, {"list_id": list_id, "recipients": 3})
+        # The same client_id again (through another node) answers the same and starts nothing.
+        r = c3.request("POST", f"/v1/lists/{list_id}/messages", {**msg, "body": "changed"}, token=to)
+        assert (r.status, r.json) == (202, {"list_id": list_id, "recipients": 3})
+        # Amy, online, gets it pushed in her chat with the owner.
+        ev = amy_ws.recv_until("message")
+        assert (ev["conversation_id"], ev["sender"], ev["body"], ev["client_id"]) == \
+            (dm(owner, amy), owner, "new album out", f"list:{list_id}:launch"), ev
+        view = {}
+        for _ in poll(20, lambda: f"progress {view}"):
+            view = progress(rcluster, "n3", to, list_id, "launch")
+            if view["done"] == 3:
+                break
+        assert view == {"list_id": list_id, "client_id": "launch", "recipients": 3, "done": 3, "pending": 0}
+        # Ben blocked the owner: the first message pushed to him is cat's, sent after the job ended.
+        c2.send(tc, "after", to=ben, body="from cat")
+        ev = ben_ws.recv_until("message")
+        assert (ev["sender"], ev["body"]) == (cat, "from cat"), ev
+        amy_ws.ping_pong()
+        assert len([e for e in amy_ws.seen if e["type"] == "message"]) == 1, "amy got it once"
     # The operator's view is the same JSON; it needs the cluster secret.
     path = f"/v1/admin/users/{owner}/lists/{list_id}/messages/launch"
     assert c1.request("GET", path, token=rcluster.secret).json == view
