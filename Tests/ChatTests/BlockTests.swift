@@ -128,5 +128,6 @@ final class BlockTests: XCTestCase {
         XCTAssertEqual(try store.db.queryOne("SELECT count(*) FROM moderation_log")?.int(0), 1)
         XCTAssertEqual(try moderation(h, "bob").count, 1)
         XCTAssertEqual(ModerationEntry.preview(of: String(repeating: "é", count: 300)).count, 100)
+        XCTAssertEqual(ModerationEntry.preview(of: "c2VjcmV0", kind: .ciphertext), "", "an end-to-end body is never read")
     }
 }

@@ -157,8 +157,11 @@ public struct ModerationEntry: Sendable, Equatable {
         self.preview = preview
     }
 
-    /// At most `BlockLimits.previewCharacters` characters of the body, as the log keeps them.
-    public static func preview(of body: String) -> String { String(body.prefix(BlockLimits.previewCharacters)) }
+    /// At most `BlockLimits.previewCharacters` characters of the body, as the log keeps them;
+    /// nothing of a `ciphertext` body, which the server never reads.
+    public static func preview(of body: String, kind: MessageKind = .text) -> String {
+        kind == .ciphertext ? "" : String(body.prefix(BlockLimits.previewCharacters))
+    }
 }
 
 extension WireWriter {

@@ -112,7 +112,7 @@ public struct SendMessage: ShardOperation {
         context.push(EventJSON.messageEvent(stored), to: recipients, except: m.origin)
         if let hiddenFor {
             let job = LogBlockedAttempt(blocker: hiddenFor, entry: ModerationEntry(
-                sender: m.sender, conversationID: m.conversationID, seq: stored.seq, ts: stored.ts, preview: ModerationEntry.preview(of: m.body)))
+                sender: m.sender, conversationID: m.conversationID, seq: stored.seq, ts: stored.ts, preview: ModerationEntry.preview(of: m.body, kind: m.kind)))
             try context.enqueue(job, id: job.id, origin: key)
         }
         return Ack(clientID: stored.clientID, conversationID: stored.conversationID, seq: stored.seq,
