@@ -10,7 +10,8 @@ enum BenchCommand {
         relay-bench signup  --nodes HOST:PORT[,...] [--users N] [--concurrency C]
         relay-bench history --nodes HOST:PORT[,...] [--messages M] [--page P] [--reads R]
                             [--concurrency C]
-        relay-bench lists   --nodes HOST:PORT[,...] [--recipients N] [--signup-concurrency C]
+        relay-bench lists   --nodes HOST:PORT[,...] [--recipients N] [--messages K]
+                            [--signup-concurrency C]
         Every mode:         [--pid SERVER_PID] [--json FILE] [--timeout-s S] (chat, history, lists)
 
         chat: 2N users (N pairs), a WebSocket each, user k on node k mod n; each sender sends M
@@ -26,9 +27,10 @@ enum BenchCommand {
           Defaults: 200 users, concurrency 8.
         history: fills one conversation with M messages, then R page reads of P messages
           (before=, walking down, wrapping) over C connections. Defaults: 1000, 1000, 100, 1.
-        lists: an owner and N recipients sign up, the recipients go on one list, one mass
-          message is posted to it; reports recipients/s from its 202 until its progress shows
-          every recipient done. Defaults: 10,000 recipients, signup concurrency 16.
+        lists: an owner and N recipients sign up, the recipients go on one list, K mass
+          messages are posted to it one after another; reports recipients/s for each from its
+          202 until its progress shows every recipient done (the first opens the direct chats).
+          Defaults: 10,000 recipients, 1 message, signup concurrency 16.
         --pid: the server's peak RSS (VmHWM), RSS and CPU seconds used during the run.
         HOST must be an IP address. Exit status: 0 clean, 1 a check failed, 2 bad usage.
         """

@@ -3,16 +3,18 @@ import Net
 
 /// `relay-bench lists`: a mass message's expansion rate. Signs up an owner and N recipients,
 /// puts the recipients on one list (`POST /v1/lists`, then `POST /v1/lists/{id}/members` in
-/// chunks), posts one message to the list and polls its progress until every recipient is
-/// done: recipients/s from the 202 to `done == recipients`, and the time to the 202.
+/// chunks), posts K messages to the list one after another and polls each one's progress
+/// until every recipient is done: recipients/s from the 202 to `done == recipients`, and the
+/// time to the 202. The first message opens every direct chat; the later ones find them open.
 enum ListsCommand {
-    static let flags: Set<String> = ["nodes", "recipients", "signup-concurrency", "timeout-s", "pid", "json"]
+    static let flags: Set<String> = ["nodes", "recipients", "messages", "signup-concurrency", "timeout-s", "pid", "json"]
 
     static func run(_ args: ArraySlice<String>) throws -> Int32 {
         let options = try BenchOptions(args, known: flags)
         let settings = ListsBench.Settings(
             nodes: try options.nodes(),
             recipients: try options.int("recipients", default: 10_000, range: 1...100_000),
+            messages: try options.int("messages", default: 1, range: 1...100),
             signupConcurrency: try options.int("signup-concurrency", default: 16, range: 1...1_000),
             timeoutS: try options.seconds("timeout-s", default: 600) ?? 600,
             prefix: BenchNames.runPrefix())
@@ -27,23 +29,28 @@ enum ListsCommand {
             }
         }
         guard let o = result else { return 1 }
-        let rate = Report.perSecond(o.done, o.expandMicros)
         print("lists: \(settings.recipients) recipients, nodes \(settings.nodes.map(\.description).joined(separator: ",")), users \(settings.prefix)-*")
         print(String(format: "  signups: %d in %@ (%.0f/s)", o.signedUp, Report.seconds(o.signupMicros),
                      Report.perSecond(o.signedUp, o.signupMicros)))
-        print("  list built in \(Report.seconds(o.buildMicros)); POST answered 202 in \(Report.seconds(o.postMicros))")
-        print(String(format: "  expansion: %d of %d recipients done in %@: %.0f recipients/s", o.done, settings.recipients,
-                     Report.seconds(o.expandMicros), rate))
+        print("  list built in \(Report.seconds(o.buildMicros))")
+        for (i, m) in o.messages.enumerated() {
+            print(String(format: "  message %d: 202 in %@; %d of %d recipients done in %@: %.0f recipients/s", i + 1,
+                         Report.seconds(m.postMicros), m.done, settings.recipients, Report.seconds(m.expandMicros),
+                         Report.perSecond(m.done, m.expandMicros)))
+        }
         if let aborted = o.aborted { print("  ABORTED: \(aborted)") }
         let figures: JSONObject = [
             "mode": "lists", "recipients": .int(Int64(settings.recipients)), "nodes": .array(settings.nodes.map { .string($0.description) }),
             "signups": .int(Int64(o.signedUp)), "signup_s": .double(Double(o.signupMicros) / 1e6),
-            "post_s": .double(Double(o.postMicros) / 1e6), "done": .int(Int64(o.done)),
-            "expand_s": .double(Double(o.expandMicros) / 1e6), "recipients_per_s": .double(rate),
+            "messages": .array(o.messages.map {
+                .object(["post_s": .double(Double($0.postMicros) / 1e6), "done": .int(Int64($0.done)),
+                         "expand_s": .double(Double($0.expandMicros) / 1e6),
+                         "recipients_per_s": .double(Report.perSecond($0.done, $0.expandMicros))])
+            }),
             "aborted": o.aborted.map(JSON.string) ?? .null,
         ]
         run.report(figures, server: usage.server, bench: usage.bench)
-        let clean = o.aborted == nil && o.done == settings.recipients
+        let clean = o.aborted == nil && o.messages.count == settings.messages && o.messages.allSatisfy { $0.done == settings.recipients }
         print(clean ? "OK" : "FAILED")
         return clean ? 0 : 1
     }
@@ -54,6 +61,7 @@ final class ListsBench {
     struct Settings {
         var nodes: [Endpoint]
         var recipients: Int
+        var messages: Int
         var signupConcurrency: Int
         var timeoutS: Double
         var prefix: String
@@ -63,10 +71,14 @@ final class ListsBench {
         var signedUp = 0
         var signupMicros: UInt64 = 0
         var buildMicros: UInt64 = 0
+        var messages: [Message] = []
+        var aborted: String?
+    }
+
+    struct Message {
         var postMicros: UInt64 = 0
         var expandMicros: UInt64 = 0
         var done = 0
-        var aborted: String?
     }
 
     /// Members per membership request: well under the server's 10,000 and its 256 KiB body.
@@ -133,26 +145,28 @@ final class ListsBench {
     }
 
     private func post() {
-        let body: JSON = ["client_id": "bench", "kind": "text", "body": "hello from the bench"]
+        guard outcome.messages.count < settings.messages else { return finish() }
+        let clientID = "bench-\(outcome.messages.count + 1)"
+        let body: JSON = ["client_id": .string(clientID), "kind": "text", "body": "hello from the bench"]
         phaseStart = MonotonicClock.nowMicros()
         client.request("POST", "/v1/lists/\(listID)/messages", token: token, body: Array(body.serialized().utf8)) { [self] result in
             guard case .success(let reply) = result, reply.status == 202 else { return abort("POST: \(Self.describe(result))") }
-            outcome.postMicros = MonotonicClock.nowMicros() - phaseStart
-            poll()
+            outcome.messages.append(Message(postMicros: MonotonicClock.nowMicros() - phaseStart))
+            poll(clientID)
         }
     }
 
-    private func poll() {
-        client.request("GET", "/v1/lists/\(listID)/messages/bench", token: token) { [self] result in
+    private func poll(_ clientID: String) {
+        client.request("GET", "/v1/lists/\(listID)/messages/\(clientID)", token: token) { [self] result in
             let now = MonotonicClock.nowMicros()
             if case .success(let reply) = result, reply.status == 200, let o = try? JSON.parse(reply.body),
                let done = o["done"]?.intValue, let recipients = o["recipients"]?.intValue {
-                outcome.done = Int(done)
-                outcome.expandMicros = now - phaseStart
-                if done == recipients { return finish() }
+                outcome.messages[outcome.messages.count - 1].done = Int(done)
+                outcome.messages[outcome.messages.count - 1].expandMicros = now - phaseStart
+                if done == recipients { return post() }
             }
             guard now < deadlineMicros else { return abort("not done within \(settings.timeoutS) s") }
-            loop.schedule(afterMs: Self.pollMs) { [self] in poll() }
+            loop.schedule(afterMs: Self.pollMs) { [self] in poll(clientID) }
         }
     }
 
