@@ -72,6 +72,35 @@ final class ListTests: XCTestCase {
         XCTAssertEqual(try h.wait { h.chat.conversations(owner, reply: $0) }.get().count, 1_100)
     }
 
+    /// A full list: 100,000 members, every one gets the message once. Takes minutes (the
+    /// accounts and 100,000 new chats, in one process), so it runs only with
+    /// RELAY_LIST_100K=1 in the environment.
+    func testAMassMessageToAFullListOf100000() throws {
+        try XCTSkipUnless(ProcessInfo.processInfo.environment["RELAY_LIST_100K"] == "1", "set RELAY_LIST_100K=1 to run")
+        let h = try ChatHarness()
+        let owner = try users(h, ["star"])[0]
+        let all = names(ListLimits.maxMembers, "f")
+        var sessions: [Session] = []
+        for chunk in stride(from: 0, to: all.count, by: 10_000) { sessions += try users(h, Array(all[chunk..<chunk + 10_000])) }
+        let listID = try h.wait { h.chat.createList(owner, name: "all", members: Array(all.prefix(10_000)), reply: $0) }.get()
+        for chunk in stride(from: 10_000, to: all.count, by: 10_000) {
+            _ = try h.wait { h.chat.addListMembers(owner, listID: listID, members: Array(all[chunk..<chunk + 10_000]), reply: $0) }.get()
+        }
+        let ownerStore = try h.files.store(h.service.shardMap.shard(for: .user("star")))
+        let lsnAtPost = ownerStore.lastLSN
+        let started = Date()
+        XCTAssertEqual(try post(h, owner, listID, clientID: "m1").get(), 100_000)
+        try run(h, "star", listID, "m1", maxTurns: 10_000_000)
+        let seconds = Date().timeIntervalSince(started)
+        let largest = try ownerStore.db.queryOne("SELECT max(length(entry)) FROM shard_log WHERE lsn>?", .int(lsnAtPost))?.int(0) ?? 0
+        XCTAssertLessThan(largest, 16 * 1024)
+        for fan in sessions.enumerated().filter({ $0.offset % 500 == 0 }).map(\.element) {
+            XCTAssertEqual(try messages(h, fan, with: "star").map(\.body), ["news"], fan.user)
+        }
+        print(String(format: "100,000 recipients in %.1f s (%.0f/s, one process); largest owner-shard log entry %d bytes",
+                     seconds, 100_000 / seconds, largest))
+    }
+
     func testANewPrimaryResumesFromTheSavedProgressWithoutSendingTwice() throws {
         let h = try ChatHarness()
         let owner = try users(h, ["star"])[0]
