@@ -13,10 +13,11 @@ public protocol PasswordHasher: AnyObject {
 public enum Yescrypt {
     /// 0 asks libxcrypt for its default yescrypt cost (5): measured here at about 16 MiB and
     /// 20 ms of CPU per hash (docs/BENCHMARKS.md, signups).
-    static let cost: UInt = 0
+    public static let cost: UInt = 0
 
-    /// A hash string with a fresh salt from `salt` (16 random bytes).
-    public static func hash(_ password: String, salt: [UInt8]) -> String? {
+    /// A hash string with a fresh salt from `salt` (16 random bytes). `cost`: yescrypt's
+    /// (1 to 11), or 0 for libcrypt's default; the cluster config's `password_hash_cost`.
+    public static func hash(_ password: String, salt: [UInt8], cost: UInt = Yescrypt.cost) -> String? {
         var setting = [CChar](repeating: 0, count: Int(CRYPT_GENSALT_OUTPUT_SIZE))
         let made = salt.withUnsafeBufferPointer { s in
             crypt_gensalt_rn("$y$", cost, s.baseAddress, Int32(s.count), &setting, Int32(setting.count))

@@ -14,7 +14,9 @@ enum BenchCommand {
                             [--window W] [--body-bytes B] [--warmup K] [--drain-s S]
                             [--settle-ms MS] [--connect-concurrency C] [--signup-concurrency C]
                             [--at-creation K] [--pid PID[,PID...]]
-        Every mode:         [--pid SERVER_PID] [--json FILE] [--timeout-s S] (chat, history, group)
+        relay-bench lists   --nodes HOST:PORT[,...] [--recipients N] [--messages K]
+                            [--signup-concurrency C]
+        Every mode:         [--pid SERVER_PID] [--json FILE] [--timeout-s S] (chat, history, group, lists)
 
         chat: 2N users (N pairs), a WebSocket each, user k on node k mod n; each sender sends M
           messages (fewer if --duration-s ends first) to its partner, at most W unacknowledged,
@@ -40,6 +42,10 @@ enum BenchCommand {
           Defaults: 100 members, 1000 messages, 1 sender, window 32, 16-byte bodies,
           --timeout-s 300, --drain-s 10, --settle-ms 500, --connect-concurrency 32 (handshakes
           up to `synced` in flight at once).
+        lists: an owner and N recipients sign up, the recipients go on one list, K mass
+          messages are posted to it one after another; reports recipients/s for each from its
+          202 until its progress shows every recipient done (the first opens the direct chats).
+          Defaults: 10,000 recipients, 1 message, signup concurrency 16.
         --pid: the server's peak RSS (VmHWM), RSS and CPU seconds used during the run.
         HOST must be an IP address. Exit status: 0 clean, 1 a check failed, 2 bad usage.
         """
@@ -56,6 +62,7 @@ enum BenchCommand {
             case "signup": return try SignupCommand.run(rest)
             case "history": return try HistoryCommand.run(rest)
             case "group": return try GroupCommand.run(rest)
+            case "lists": return try ListsCommand.run(rest)
             case "help", "--help", "-h":
                 print(usage)
                 return 0

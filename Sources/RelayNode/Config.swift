@@ -49,6 +49,12 @@ struct ClusterConfig: Equatable {
     var maxGroupMembers: Int = ChatSettings.defaultMaxGroupMembers
     /// Who charges tips and where users top up (BillingConfig.swift).
     var billing = BillingConfig()
+    /// Days a moderation log entry is kept (docs/OPERATIONS.md "Moderation log").
+    var moderationLogDays: Int = BlockLimits.defaultRetentionDays
+    var moderationLogRetentionMs: Int64 { Int64(moderationLogDays) * 86_400_000 }
+    /// yescrypt's cost for new password hashes: 0 is libcrypt's default (5, ~20 ms); tests
+    /// and benchmarks that sign up thousands of users lower it (docs/OPERATIONS.md).
+    var passwordHashCost: UInt = Yescrypt.cost
 
     static func load(path: String) throws(ConfigError) -> ClusterConfig {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -95,10 +101,15 @@ struct ClusterConfig: Equatable {
         }
         let logEntries = o["log_entries"]?.intValue ?? ShardStore.defaultLogEntries
         guard (16...10_000_000).contains(logEntries) else { throw ConfigError("\(source): \"log_entries\" must be 16 to 10000000") }
-        let maxGroupMembers = o["max_group_members"]?.intValue ?? Int64(ChatSettings.defaultMaxGroupMembers)
+        let moderationLogDays = o["moderation_log_days"]?.intValue ?? Int64(BlockLimits.defaultRetentionDays)
+        guard (1...3_650).contains(moderationLogDays) else { throw ConfigError("\(source): \"moderation_log_days\" must be 1 to 3650") }
+        let passwordHashCost = o["password_hash_cost"]?.intValue ?? Int64(Yescrypt.cost)
+        guard (0...11).contains(passwordHashCost) else { throw ConfigError("\(source): \"password_hash_cost\" must be 0 (the default) to 11") }
+                let maxGroupMembers = o["max_group_members"]?.intValue ?? Int64(ChatSettings.defaultMaxGroupMembers)
         guard (2...1_000_000).contains(maxGroupMembers) else { throw ConfigError("\(source): \"max_group_members\" must be 2 to 1000000") }
         var config = ClusterConfig(cluster: cluster, secret: secret, shards: shards, replication: replication, nodes: nodes,
-                                   durability: durability, logEntries: logEntries, maxGroupMembers: Int(maxGroupMembers))
+                                   durability: durability, logEntries: logEntries, maxGroupMembers: Int(maxGroupMembers),
+                                   moderationLogDays: Int(moderationLogDays), passwordHashCost: UInt(passwordHashCost))
         config.billing = try BillingConfig.parse(o["billing"], source: source)
         return config
     }

@@ -177,13 +177,6 @@ extension HTTPAPI {
         }
     }
 
-    private static func noContent(_ result: Result<Void, ChatError>) -> HTTPResponse {
-        switch result {
-        case .success: Reply.noContent()
-        case .failure(let error): Reply.error(error)
-        }
-    }
-
     static func groupReply(_ result: Result<GroupInfo, ChatError>) -> HTTPResponse {
         switch result {
         case .success(let g): Reply.json(200, .object(groupJSON(g)))

@@ -45,6 +45,22 @@ final class HTTPAPI {
         // Operator commands (relaynode admin, the cluster secret): HTTPAPI+Admin.swift
         .post("/v1/admin/credit", HTTPAPI.adminCredit),
         .post("/v1/admin/users/{user}/revoke-sessions", HTTPAPI.adminRevokeSessions),
+        // Blocking: HTTPAPI+Blocks.swift
+        .put("/v1/blocks/{user}", HTTPAPI.block),
+        .delete("/v1/blocks/{user}", HTTPAPI.unblock),
+        .get("/v1/blocks", HTTPAPI.blockList),
+        // Creator lists and mass messages: HTTPAPI+Lists.swift
+        .post("/v1/lists", HTTPAPI.createList),
+        .get("/v1/lists", HTTPAPI.listLists),
+        .get("/v1/lists/{id}", HTTPAPI.listDetail),
+        .post("/v1/lists/{id}/members", HTTPAPI.addListMembers),
+        .put("/v1/lists/{id}/members/{user}", HTTPAPI.addListMember),
+        .delete("/v1/lists/{id}/members/{user}", HTTPAPI.removeListMember),
+        .post("/v1/lists/{id}/messages", HTTPAPI.sendToList),
+        .get("/v1/lists/{id}/messages/{client_id}", HTTPAPI.listMessageProgress),
+        // Operators (the cluster secret): the moderation log, a mass message's progress
+        .get("/v1/admin/users/{user}/moderation", HTTPAPI.adminModerationLog),
+        .get("/v1/admin/users/{owner}/lists/{list_id}/messages/{client_id}", HTTPAPI.adminListMessageProgress),
         // The WebSocket upgrade: HTTPAPI+WebSocket.swift
         .get("/v1/ws", HTTPAPI.upgrade),
     ], alsoAllowed: ["OPTIONS"])

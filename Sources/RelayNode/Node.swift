@@ -67,7 +67,7 @@ final class Node {
         var chatSettings = ChatSettings()
         chatSettings.maxGroupMembers = config.maxGroupMembers
         chat = ChatService(router: cluster.router, shardMap: shardMap,
-                           hasher: PoolHasher(pool: workers, random: random), random: random, settings: chatSettings,
+                           hasher: PoolHasher(pool: workers, random: random, cost: config.passwordHashCost), random: random, settings: chatSettings,
                            clock: { loop.nowMs })
         chat.billingURL = config.billing.billingURL
         if case .http(let url, let timeoutMs) = config.billing.kind {
@@ -102,6 +102,7 @@ final class Node {
             shutdown()
         }
         scheduleSessionCleanup()
+        scheduleModerationPrune()
         loop.run()
         service.commitAll()
         workers.shutdown()

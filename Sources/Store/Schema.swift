@@ -145,5 +145,63 @@ enum ShardSchema {
             -- Revoking every session of a user (relaynode admin revoke-sessions).
             CREATE INDEX sessions_by_user ON sessions(user);
             """),
+        // Blocks, the moderation log, creator lists and their mass messages
+        // (Sources/Chat/Features/Blocks.swift, Lists.swift). A user's `blocks` (the source of
+        // truth) and `moderation_log` live on the user's shard; `direct_blocks` marks a block
+        // on the direct chat's shard, where a send reads it. A list's members carry the list
+        // versions they were added and removed at, so a started mass message iterates the
+        // membership as it was at its POST.
+        Migration(version: 6, sql: """
+            CREATE TABLE blocks(
+                user TEXT NOT NULL,
+                blocked TEXT NOT NULL,
+                active INTEGER NOT NULL,
+                version INTEGER NOT NULL,
+                changed_at INTEGER NOT NULL,
+                PRIMARY KEY(user, blocked)
+            ) WITHOUT ROWID;
+            CREATE TABLE direct_blocks(
+                conversation_id TEXT NOT NULL,
+                blocker TEXT NOT NULL,
+                active INTEGER NOT NULL,
+                version INTEGER NOT NULL,
+                PRIMARY KEY(conversation_id, blocker)
+            ) WITHOUT ROWID;
+            CREATE TABLE moderation_log(
+                user TEXT NOT NULL,
+                conversation_id TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                sender TEXT NOT NULL,
+                ts INTEGER NOT NULL,
+                preview TEXT NOT NULL,
+                PRIMARY KEY(user, conversation_id, seq)
+            ) WITHOUT ROWID;
+            CREATE INDEX moderation_log_by_user_time ON moderation_log(user, ts);
+            CREATE INDEX moderation_log_by_time ON moderation_log(ts);
+            CREATE TABLE lists(
+                owner TEXT NOT NULL,
+                list_id TEXT NOT NULL,
+                name TEXT NOT NULL,
+                size INTEGER NOT NULL,
+                version INTEGER NOT NULL,
+                created_at INTEGER NOT NULL,
+                PRIMARY KEY(owner, list_id)
+            ) WITHOUT ROWID;
+            CREATE TABLE list_members(
+                list_id TEXT NOT NULL,
+                member TEXT NOT NULL,
+                added_v INTEGER NOT NULL,
+                removed_v INTEGER,
+                PRIMARY KEY(list_id, member, added_v)
+            ) WITHOUT ROWID;
+            CREATE TABLE list_messages(
+                list_id TEXT NOT NULL,
+                client_id TEXT NOT NULL,
+                recipients INTEGER NOT NULL,
+                version INTEGER NOT NULL,
+                created_at INTEGER NOT NULL,
+                PRIMARY KEY(list_id, client_id)
+            ) WITHOUT ROWID;
+            """),
     ]
 }

@@ -104,10 +104,17 @@ public struct SendMessage: ShardOperation {
             conversationID: m.conversationID, seq: conversation.lastSeq + 1, messageID: context.newID("m_"), sender: m.sender,
             clientID: m.clientID, ts: max(context.now, conversation.lastTs), kind: m.kind.rawValue, body: m.body,
             attachments: m.attachments, tip: m.tip)
-        try store.insertMessage(stored)
+        // Blocking (Blocks.swift): hidden from a member who blocks the sender, logged for them.
+        let hiddenFor = try store.directBlocker(of: m.sender, in: conversation)
+        try store.insertMessage(stored, hiddenFor: hiddenFor)
         try store.setLastSeq(conversationID: m.conversationID, seq: stored.seq, ts: stored.ts)
-        let recipients = try store.currentMemberIDs(conversationID: m.conversationID)
+        let recipients = try store.currentMemberIDs(conversationID: m.conversationID).filter { $0 != hiddenFor }
         context.push(EventJSON.messageEvent(stored), to: recipients, except: m.origin)
+        if let hiddenFor {
+            let job = LogBlockedAttempt(blocker: hiddenFor, entry: ModerationEntry(
+                sender: m.sender, conversationID: m.conversationID, seq: stored.seq, ts: stored.ts, preview: ModerationEntry.preview(of: m.body, kind: m.kind)))
+            try context.enqueue(job, id: job.id, origin: key)
+        }
         return Ack(clientID: stored.clientID, conversationID: stored.conversationID, seq: stored.seq,
                    messageID: stored.messageID, ts: stored.ts)
     }
@@ -189,7 +196,8 @@ public struct Typing: ShardOperation {
         guard let member = try context.store.member(conversationID: conversationID, user: user), member.leftSeq == nil else {
             throw ShardService.notMember(conversationID)
         }
-        let others = try context.store.currentMemberIDs(conversationID: conversationID).filter { $0 != user }
+        let blocker = try context.store.directBlocker(of: user, inConversation: conversationID)   // Blocks.swift
+        let others = try context.store.currentMemberIDs(conversationID: conversationID).filter { $0 != user && $0 != blocker }
         context.push(EventJSON.typingEvent(conversationID: conversationID, user: user), to: others)
         return Done()
     }

@@ -43,6 +43,10 @@ public enum OperationCode: UInt16, Sendable, CaseIterable {
     case createInvite = 26, listInvites = 27, revokeInvite = 28, acceptInvite = 29
     // Wallets, tips and operator commands (Wallet.swift): 60-79.
     case chargeTip = 60, walletOf = 61, creditReceived = 62, creditWallet = 63, revokeSessions = 64
+    // Blocks and the moderation log (Blocks.swift); creator lists (Lists.swift): 40-59.
+    case setBlock = 40, blockList = 41, setDirectBlock = 42, recordModeration = 43, moderationLog = 44
+    case usersExist = 45, createList = 46, addListMembers = 47, removeListMember = 48, listsOf = 49, listDetail = 50
+    case listMembersPage = 51, createListMessage = 52, listMessageProgress = 53
 }
 
 /// The table of operations: what a node can serve for a peer.
@@ -56,6 +60,9 @@ public enum Operations {
         CreateGroup.self, ReadGroup.self, AddMember.self, RemoveMember.self, SetRole.self, UpdateGroup.self,
         CreateInvite.self, ListInvites.self, RevokeInvite.self, AcceptInvite.self,
         ChargeTip.self, WalletOf.self, CreditReceived.self, CreditWallet.self, RevokeSessions.self,
+        SetBlock.self, BlockList.self, SetDirectBlock.self, RecordModeration.self, ModerationLog.self,
+        UsersExist.self, CreateList.self, AddListMembers.self, RemoveListMember.self, ListsOf.self, ListDetail.self,
+        ListMembersPage.self, CreateListMessage.self, ListMessageProgress.self,
     ]
 
     static let byCode: [UInt16: any ShardOperation.Type] = {

@@ -38,12 +38,17 @@ public enum JobKind: String, Sendable, CaseIterable {
     case indexDirectChat = "index_direct_chat"
     case indexMembers = "index_members"
     case sendTip = "send_tip"
+    // Blocks and lists (Blocks.swift, Lists.swift).
+    case markDirectBlock = "mark_direct_block", logBlockedAttempt = "log_blocked_attempt", listMessage = "list_message"
 
     var type: any OutboxJob.Type {
         switch self {
         case .indexDirectChat: return IndexDirectChat.self
         case .indexMembers: return IndexMembers.self
         case .sendTip: return SendTip.self
+        case .markDirectBlock: return MarkDirectBlock.self
+        case .logBlockedAttempt: return LogBlockedAttempt.self
+        case .listMessage: return ListMessageJob.self
         }
     }
 }
