@@ -9,6 +9,7 @@ that restart or kill it; `cluster3` (a formed 3-node cluster per module) and `ma
 test's start) when a test fails."""
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -51,6 +52,22 @@ def fresh_cluster(tmp_path):
     yield cluster
     _clusters_in_use.remove(cluster)
     cluster.stop_all()
+
+
+@contextlib.contextmanager
+def formed_cluster(tmp, ids=("n1", "n2", "n3"), **kw):
+    """A cluster of `ids`, started and formed, stopped afterwards; its logs are printed when a
+    test fails. For module fixtures: `with formed_cluster(tmp_path_factory.mktemp("x"),
+    replication=2) as cluster: yield cluster`."""
+    cluster = Cluster(tmp, ids=list(ids), **kw)
+    _clusters_in_use.append(cluster)
+    try:
+        cluster.start_all()
+        cluster.wait_formed(list(ids))
+        yield cluster
+    finally:
+        _clusters_in_use.remove(cluster)
+        cluster.stop_all()
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ import subprocess
 import pytest
 
 from relay import Cluster, error_code, poll, relaynode_binary, unique_user, ws_refused_status
+from conftest import formed_cluster
 
 NODES = ["n1", "n2", "n3"]
 
@@ -36,13 +37,8 @@ def wallet(cluster: Cluster, nid: str, token: str) -> dict:
 
 @pytest.fixture(scope="module")
 def admin3(tmp_path_factory):
-    cluster = Cluster(tmp_path_factory.mktemp("admin3"), ids=NODES, replication=2)
-    try:
-        cluster.start_all()
-        cluster.wait_formed(NODES)
+    with formed_cluster(tmp_path_factory.mktemp("admin3"), NODES, replication=2) as cluster:
         yield cluster
-    finally:
-        cluster.stop_all()
 
 
 def test_help_lists_the_verbs():

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from relay import Cluster, dm, error_code, poll, unique_user
+from conftest import formed_cluster
 
 NODES = ["n1", "n2", "n3"]
 
@@ -15,13 +16,8 @@ NODES = ["n1", "n2", "n3"]
 @pytest.fixture(scope="module")
 def rcluster(tmp_path_factory):
     """3 nodes, R=2; cheap password hashes (the tests sign up many users)."""
-    cluster = Cluster(tmp_path_factory.mktemp("blocks"), ids=NODES, replication=2, extra={"password_hash_cost": 1})
-    try:
-        cluster.start_all()
-        cluster.wait_formed(NODES)
+    with formed_cluster(tmp_path_factory.mktemp("blocks"), NODES, replication=2, extra={"password_hash_cost": 1}) as cluster:
         yield cluster
-    finally:
-        cluster.stop_all()
 
 
 def moderation(cluster: Cluster, nid: str, user: str, secret: str | None = None, **params) -> tuple[int, dict]:

@@ -10,20 +10,16 @@ import signal
 
 import pytest
 
-from relay import Cluster, error_code, poll, unique_user
+from relay import error_code, poll, unique_user
+from conftest import formed_cluster
 
 NODES = ["n1", "n2", "n3"]
 
 
 @pytest.fixture(scope="module")
 def c3(tmp_path_factory):
-    cluster = Cluster(tmp_path_factory.mktemp("groups"), ids=NODES, replication=2, extra={"max_group_members": 5})
-    try:
-        cluster.start_all()
-        cluster.wait_formed(NODES)
+    with formed_cluster(tmp_path_factory.mktemp("groups"), NODES, replication=2, extra={"max_group_members": 5}) as cluster:
         yield cluster
-    finally:
-        cluster.stop_all()
 
 
 def users(c3, n: int, prefix: str = "g") -> list[tuple[str, str]]:

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from relay import Cluster, dm, error_code, poll, unique_user
+from conftest import formed_cluster
 
 NODES = ["n1", "n2", "n3"]
 # Recipients of the failover test (RELAY_LIST_RECIPIENTS overrides, e.g. for a quick run).
@@ -24,13 +25,8 @@ SAMPLED = 200
 @pytest.fixture(scope="module")
 def rcluster(tmp_path_factory):
     """3 nodes, R=2; cheap password hashes (the failover test signs up 10,000 users)."""
-    cluster = Cluster(tmp_path_factory.mktemp("lists"), ids=NODES, replication=2, extra={"password_hash_cost": 1})
-    try:
-        cluster.start_all()
-        cluster.wait_formed(NODES)
+    with formed_cluster(tmp_path_factory.mktemp("lists"), NODES, replication=2, extra={"password_hash_cost": 1}) as cluster:
         yield cluster
-    finally:
-        cluster.stop_all()
 
 
 def signup_many(cluster: Cluster, n: int, prefix: str, nids=NODES) -> list[tuple[str, str]]:

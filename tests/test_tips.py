@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import _clusters_in_use
+from conftest import _clusters_in_use, formed_cluster
 from relay import Cluster, dm, error_code, poll
 from test_admin import credit, wallet
 from test_replication import wait_replicated
@@ -25,15 +25,8 @@ FAILOVER_DEADLINE_S = 30.0
 
 @pytest.fixture(scope="module")
 def tips3(tmp_path_factory):
-    cluster = Cluster(tmp_path_factory.mktemp("tips3"), ids=NODES, replication=2)
-    _clusters_in_use.append(cluster)   # its logs are printed when a test fails
-    try:
-        cluster.start_all()
-        cluster.wait_formed(NODES)
+    with formed_cluster(tmp_path_factory.mktemp("tips3"), NODES, replication=2) as cluster:
         yield cluster
-    finally:
-        _clusters_in_use.remove(cluster)
-        cluster.stop_all()
 
 
 def tip_body(client_id: str, to: str, cents, currency="USD", **extra) -> dict:
