@@ -120,8 +120,11 @@ public final class TCPConnection: LoopHandler {
     /// is writable).
     public func flush() {
         corkPending = false
-        guard case .open = state, !queue.isEmpty else { return }
-        flushQueue()
+        guard !queue.isEmpty else { return }
+        switch state {
+        case .open, .closing: flushQueue()   // closing: a drained queue finishes the close
+        case .connecting, .closed: return
+        }
         if case .open = state, !queue.isEmpty { updateInterest() }
     }
 

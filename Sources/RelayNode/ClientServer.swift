@@ -92,5 +92,7 @@ final class ClientServer {
         for connection in Array(connections.values) {
             if let ws = connection.webSocket { ws.close(code: 1001, reason: "node shutting down") } else { connection.close() }
         }
+        // The loop may not turn again: the close frames leave now.
+        flushAll()
     }
 }
