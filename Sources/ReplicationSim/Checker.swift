@@ -121,6 +121,7 @@ extension ReplicationSimulation {
         checkFinalState()
         checkGroups()
         checkTips()
+        checkLists()
         for node in nodes { node.process.map(harvest) }
         return violations
     }

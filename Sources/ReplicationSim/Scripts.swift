@@ -11,12 +11,18 @@ public enum ScriptStep: Equatable, Sendable, CustomStringConvertible {
     case credit(user: String, entryID: String, cents: Int64)
     /// A tip from `from` to `to`, charged through the embedded ledger (once per client id).
     case tip(from: String, to: String, clientID: String, cents: Int64)
+    /// The owner and members sign up and the owner makes a list of them (Lists.swift).
+    case listCreate(owner: String, members: [String])
+    /// A mass message to the script's list.
+    case listMessage(owner: String, clientID: String)
 
     public var description: String {
         switch self {
         case .group(let g, let change): "group \(g): \(change)"
         case .credit(let user, _, let cents): "credit \(user) \(cents)"
         case .tip(let from, let to, let clientID, let cents): "tip \(clientID) \(from)→\(to) \(cents)"
+        case .listCreate(let owner, let members): "list of \(owner), \(members.count) members"
+        case .listMessage(let owner, let clientID): "mass message \(clientID) of \(owner)"
         }
     }
 }
@@ -26,6 +32,8 @@ public enum StepOutcome: Equatable, Sendable {
     case done
     case charged
     case declined
+    case listed(String)
+    case posted(recipients: Int64)
 }
 
 /// An attempt at a scripted client's current step, on its way to a node.
@@ -47,6 +55,11 @@ struct ScriptClient {
     var inFlight = false
     var outcomes: [StepOutcome] = []
     var isDone: Bool { step == steps.count }
+    /// The list a `listCreate` step made.
+    var listID: String? {
+        for case .listed(let id) in outcomes { return id }
+        return nil
+    }
 }
 
 extension ReplicationSimulation {
@@ -58,6 +71,9 @@ extension ReplicationSimulation {
         }
         for t in 0..<settings.tippers {
             scripts.append(ScriptClient(steps: TipScript.plan(tipper: t, count: settings.tipsPerTipper, rng: &rng)))
+        }
+        for l in 0..<settings.lists {
+            scripts.append(ScriptClient(steps: ListScript.plan(list: l, members: settings.listMembers, messages: 2)))
         }
         for i in scripts.indices {
             let start = 1 + Int64(rng.below(Int(max(1, settings.faultPhaseMs / 4))))
@@ -89,6 +105,9 @@ extension ReplicationSimulation {
         case .credit(let user, let entryID, let cents): performCredit(user: user, entryID: entryID, cents: cents, on: p, answer: answer)
         case .tip(let from, let to, let clientID, let cents): performTip(from: from, to: to, clientID: clientID, cents: cents, on: p,
                                                                           answer: answer)
+        case .listCreate(let owner, let members): performListCreate(owner: owner, members: members, on: p, answer: answer)
+        case .listMessage(let owner, let clientID): performListMessage(write.client, owner: owner, clientID: clientID, on: p,
+                                                                       answer: answer)
         }
     }
 

@@ -73,6 +73,9 @@ public struct SimSettings: Sendable, CustomStringConvertible {
     /// Fans whose wallet is credited and who then tip a creator this many times (Tips.swift).
     public var tippers = 0
     public var tipsPerTipper = 0
+    /// Lists whose owner posts two mass messages to this many members (Lists.swift).
+    public var lists = 0
+    public var listMembers = 0
 
     // MARK: Phases
 
@@ -123,6 +126,8 @@ public struct SimSettings: Sendable, CustomStringConvertible {
             s.changesPerGroup = 10
             s.tippers = 1
             s.tipsPerTipper = 10
+            s.lists = 1
+            s.listMembers = 12
         case .full:
             s.faultPhaseMs = 60_000 + Int64(rng.below(60_000))
             s.sends = 1_500 + rng.below(2_500)
@@ -131,6 +136,8 @@ public struct SimSettings: Sendable, CustomStringConvertible {
             s.changesPerGroup = 40
             s.tippers = 2
             s.tipsPerTipper = 20
+            s.lists = 2
+            s.listMembers = 40
         }
         s.faults = FaultMix.random(&rng)
         return s

@@ -74,6 +74,8 @@ final class CheckerTests: XCTestCase {
         settings.changesPerGroup = 4
         settings.tippers = 1
         settings.tipsPerTipper = 12   // 12 tips of 50-149 cents: more than the 1,000 credited
+        settings.lists = 1
+        settings.listMembers = 5
         let sim = ReplicationSimulation(seed: seed, settings: settings)
         XCTAssertTrue(sim.run(until: { sim.openScripts == nil }, limitMs: 30_000))
         return sim
@@ -88,10 +90,12 @@ final class CheckerTests: XCTestCase {
 
     func testAGroupChangeOrATipOutOfLineIsReported() {
         for tamper in ["UPDATE wallets SET balance_cents=balance_cents+1 WHERE user='t0fan'",
+                       "DELETE FROM messages WHERE conversation_id='dm:l0m3:l0owner' AND client_id LIKE 'list:%:mm1'",
                        "UPDATE members SET left_seq=NULL WHERE conversation_id='grp:g0'",
                        "DELETE FROM messages WHERE conversation_id='grp:g0' AND seq=2"] {
             let sim = scriptedCluster(seed: 26)
-            let key: ShardKey = tamper.contains("wallets") ? .user("t0fan") : .conversation("grp:g0")
+            let key: ShardKey = tamper.contains("wallets") ? .user("t0fan")
+                : tamper.contains("dm:") ? .conversation("dm:l0m3:l0owner") : .conversation("grp:g0")
             let shard = sim.shardMap.shard(for: key)
             XCTAssertNotNil(sim.servingPrimary(shard))
             for node in sim.newestConfig(shard).isr { sim.tamper(shard: shard, on: node, tamper) }
