@@ -84,6 +84,7 @@ public final class TCPConnection: LoopHandler {
         guard case .open = state, !bytes.isEmpty else { return }
         if corked {
             queue.append(bytes)
+            unflushedBytes += bytes.count
             if !corkPending {
                 corkPending = true
                 onCorkedWrite?()
@@ -115,17 +116,31 @@ public final class TCPConnection: LoopHandler {
     /// Called on the first write queued while corked since the last `flush`.
     public var onCorkedWrite: (() -> Void)?
     private var corkPending = false
+    /// Bytes written (corked) since the last `flush`: not offered to the kernel yet.
+    public private(set) var unflushedBytes = 0
 
     /// Sends what corked writes queued, as far as the socket takes it now (the rest when it
     /// is writable).
+    /// Called at a turn's end: a drained queue's `onDrain` (which lets the owner read and
+    /// write more) runs early in the next turn, not inside the turn-end hooks.
     public func flush() {
         corkPending = false
+        unflushedBytes = 0
         guard !queue.isEmpty else { return }
         switch state {
-        case .open, .closing: flushQueue()   // closing: a drained queue finishes the close
+        case .open, .closing: flushQueue(notifyDrain: false)   // closing: a drained queue finishes the close
         case .connecting, .closed: return
         }
-        if case .open = state, !queue.isEmpty { updateInterest() }
+        if case .open = state {
+            if queue.isEmpty {
+                loop?.deferOnLoop { [weak self] in
+                    guard let self, case .open = state, queue.isEmpty else { return }
+                    onDrain?()
+                }
+            } else {
+                updateInterest()
+            }
+        }
     }
 
     /// Stops reading (and so, through TCP flow control, the peer's sending).
@@ -212,7 +227,7 @@ public final class TCPConnection: LoopHandler {
         }
     }
 
-    private func flushQueue() {
+    private func flushQueue(notifyDrain: Bool = true) {
         switch queue.flush(to: fd) {
         case .wouldBlock:
             return
@@ -224,7 +239,7 @@ public final class TCPConnection: LoopHandler {
                 return
             }
             updateInterest()
-            onDrain?()
+            if notifyDrain { onDrain?() }
         }
     }
 

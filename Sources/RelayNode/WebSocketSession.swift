@@ -158,7 +158,8 @@ final class WebSocketSession {
             if case .message(let id, let seq) = event.kind, let top = streamedTop[id], seq <= top { continue }
             write(event.text)
         }
-        streamedTop = [:]
+        // Kept while live: a push can come after the backlog that already held its message
+        // (forwarded from another node, or served in a later turn for a big group).
     }
 
     /// An event for this user from the registry.
@@ -175,6 +176,7 @@ final class WebSocketSession {
             }
             queued.append(event)
         case .live:
+            if case .message(let id, let seq) = event.kind, let top = streamedTop[id], seq <= top { return }
             node.metrics.eventsPushed += 1
             if let frame { send(frame) } else { write(event.text) }
         }
@@ -357,7 +359,9 @@ final class WebSocketSession {
     private func send(_ frame: [UInt8]) {
         guard isOpen else { return }
         connection.tcp.write(frame)
-        if connection.tcp.pendingWriteBytes > Self.maxPendingWriteBytes {
+        // What this turn wrote is not offered to the kernel until the turn's end: count only
+        // what earlier turns left unsent, so a burst to a client that reads is never a drop.
+        if connection.tcp.pendingWriteBytes - connection.tcp.unflushedBytes > Self.maxPendingWriteBytes {
             node.metrics.slowClientsDropped += 1
             node.log.warn("dropping \(session.user)/\(device): \(connection.tcp.pendingWriteBytes) bytes unread")
             state = .closed

@@ -22,6 +22,7 @@ public final class ShardStore {
     public let keepLogEntries: Int64
     /// `currentMemberIDs`, per conversation.
     private var currentMembersCache: [String: [String]] = [:]
+    private var cachedMemberIDs = 0
     private var trimEvery: Int64 { max(1, min(1_000, keepLogEntries / 4)) }
 
     /// Opens (creating and migrating if needed) the shard file at `path`.
@@ -96,7 +97,7 @@ public final class ShardStore {
     /// Drops the open transaction: its writes, its applied entries, its recorder. The store
     /// is as last committed.
     public func rollback() {
-        currentMembersCache.removeAll()
+        forgetMembers()
         db.rollback()
         recorder.reset()
         lastLSN = committedLSN
@@ -124,14 +125,14 @@ public final class ShardStore {
     /// For tests and the simulation's checker tests, which plant a divergence; nothing else
     /// may call it.
     public func executeBehindTheLog(_ sql: String) throws(StoreError) {
-        currentMembersCache.removeAll()
+        forgetMembers()
         recorder.paused = true
         defer { recorder.paused = false }
         try db.execute(sql)
     }
 
     public func apply(_ entry: LogEntry) throws(StoreError) {
-        currentMembersCache.removeAll()   // a primary's entries may change who is a member
+        forgetMembers()   // a primary's entries may change who is a member
         guard entry.lsn == lastLSN + 1 else {
             throw StoreError(code: -3, message: "shard \(shard): entry \(entry.lsn) does not follow \(lastLSN)")
         }
@@ -289,17 +290,25 @@ public final class ShardStore {
         if let cached = currentMembersCache[conversationID] { return cached }
         let ids = try db.query("SELECT user FROM members WHERE conversation_id=? AND left_seq IS NULL ORDER BY user",
                                .text(conversationID)).compactMap { $0.text(0) }
-        if currentMembersCache.count >= Self.maxCachedMemberLists { currentMembersCache.removeAll(keepingCapacity: true) }
+        if cachedMemberIDs + ids.count > Self.maxCachedMemberIDs { forgetMembers() }
         currentMembersCache[conversationID] = ids
+        cachedMemberIDs += ids.count
         return ids
     }
 
     /// Call before any write that adds, removes or brings back a member of the conversation.
-    public func membersChanged(_ conversationID: String) { currentMembersCache[conversationID] = nil }
+    public func membersChanged(_ conversationID: String) {
+        if let gone = currentMembersCache.removeValue(forKey: conversationID) { cachedMemberIDs -= gone.count }
+    }
 
-    /// Conversations whose member lists are kept (a direct chat's is two names; a group's up to
-    /// its size limit). Past it the cache starts over.
-    static let maxCachedMemberLists = 10_000
+    private func forgetMembers() {
+        currentMembersCache.removeAll()
+        cachedMemberIDs = 0
+    }
+
+    /// Member ids kept in all (about 50 bytes each: ~10 MB per shard at most). Past it the
+    /// cache starts over.
+    static let maxCachedMemberIDs = 200_000
 
     public func members(conversationID: String) throws(StoreError) -> [MemberRecord] {
         try db.query("SELECT user, role, joined_seq, left_seq, delivered, read FROM members WHERE conversation_id=? ORDER BY user",

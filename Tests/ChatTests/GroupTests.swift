@@ -159,6 +159,11 @@ final class GroupTests: XCTestCase {
         let short = try h.wait { h.chat.createInvite(alice, group: id, maxUses: nil, expiresInS: 10, reply: $0) }.get()
         h.now += 11_000
         XCTAssertEqual(h.wait { h.chat.acceptInvite(dave, code: short.code, reply: $0) }.failureCode, .conflict)
+        // With a key too: a refusal is the refusal (a rule never writes before it refuses, so
+        // nothing of the shard's turn is rolled back and the retry is refused the same way).
+        for _ in 0..<2 {
+            XCTAssertEqual(h.wait { h.chat.acceptInvite(dave, code: short.code, requestID: "k-expired", reply: $0) }.failureCode, .conflict)
+        }
         let revoked = try h.wait { h.chat.createInvite(alice, group: id, maxUses: nil, expiresInS: nil, reply: $0) }.get()
         try h.wait { h.chat.revokeInvite(alice, code: revoked.code, reply: $0) }.get()
         XCTAssertEqual(h.wait { h.chat.acceptInvite(dave, code: revoked.code, reply: $0) }.failureCode, .notFound)

@@ -49,15 +49,18 @@ enum GroupRules {
     static let requestMemoryMs: Int64 = 24 * 3600 * 1000
 
     /// Whether the change with this request id was applied already (a late copy of a request
-    /// its client retried, which must not apply twice, e.g. a removal after a re-add). When it
-    /// was not, notes it, in the change's own transaction.
+    /// its client retried, which must not apply twice, e.g. a removal after a re-add).
     static func seen(_ requestID: String?, in id: String, context: ShardContext) throws -> Bool {
         guard let requestID else { return false }
-        let store = context.store
-        if try store.groupRequestSeen(conversationID: id, requestID: requestID) { return true }
-        try store.noteGroupRequest(conversationID: id, requestID: requestID, now: context.now,
-                                   forgetBefore: context.now - requestMemoryMs)
-        return false
+        return try context.store.groupRequestSeen(conversationID: id, requestID: requestID)
+    }
+
+    /// Notes the request id of a change just applied, in its transaction: the rule's last write,
+    /// after every check that could refuse (a rule never throws after writing).
+    static func remember(_ requestID: String?, in id: String, context: ShardContext) throws {
+        guard let requestID else { return }
+        try context.store.noteGroupRequest(conversationID: id, requestID: requestID, now: context.now,
+                                           forgetBefore: context.now - requestMemoryMs)
     }
 
     static func currentMembers(of id: String, in store: ShardStore) throws -> [MemberRecord] {
@@ -236,6 +239,7 @@ public struct AddMember: ShardOperation {
         guard try GroupRules.join(user, group: group, limit: limit, context: context) else { return Done() }
         let everyone = try GroupRules.currentMembers(of: conversationID, in: store).map(\.user)
         try GroupRules.record("member_added", user: user, by: by, in: conversationID, context: context, to: everyone)
+        try GroupRules.remember(requestID, in: conversationID, context: context)
         return Done()
     }
 }
@@ -294,6 +298,7 @@ public struct RemoveMember: ShardOperation {
             try GroupRules.record("role_changed", user: heir.user, by: by, extra: ["role": .string(MemberRole.admin.rawValue)],
                                   in: conversationID, context: context, to: remaining.map(\.user))
         }
+        try GroupRules.remember(requestID, in: conversationID, context: context)
         return Done()
     }
 }
@@ -342,6 +347,7 @@ public struct SetRole: ShardOperation {
         try store.setRole(conversationID: conversationID, user: user, role: role.rawValue)
         try GroupRules.record("role_changed", user: user, by: by, extra: ["role": .string(role.rawValue)], in: conversationID,
                               context: context, to: members.map(\.user))
+        try GroupRules.remember(requestID, in: conversationID, context: context)
         return Done()
     }
 }
@@ -390,6 +396,7 @@ public struct UpdateGroup: ShardOperation {
         if let historyVisible, historyVisible != group.historyVisible {
             try store.setGroup(conversationID: conversationID, title: title ?? group.title, historyVisible: historyVisible)
         }
+        try GroupRules.remember(requestID, in: conversationID, context: context)
         return try ReadGroup(conversationID: conversationID, reader: by).run(in: context)
     }
 }

@@ -180,6 +180,7 @@ public struct AcceptInvite: ShardOperation {
         try store.countInviteUse(inviteCode)
         let everyone = try GroupRules.currentMembers(of: id, in: store).map(\.user)
         try GroupRules.record("joined_by_invite", user: user, by: invite.createdBy, in: id, context: context, to: everyone)
+        try GroupRules.remember(requestID, in: id, context: context)
         return id
     }
 }
