@@ -155,11 +155,15 @@ extension ReplicationSimulation {
             return violate(.releasedBeyondIsr, "shard \(shard): \(names[n]) released through \(through) beyond its own log (\(mine.lastLSN))")
         }
         let term = mine.term(through)
-        // The copies that exist: every node whose log holds this very entry.
+        // The copies that exist: every node whose log holds this very entry. A node that
+        // trimmed its log past it holds it in its rows (its term cannot be compared any more;
+        // a copy that diverged is caught at the end, `copiesDiverge`), as the isr check below.
         let aliveSeen = oracle.alive(seenBy: n).count
         let holders = names.filter { name in
             let theirs = logPosition(shard, on: name)
-            return theirs.lastLSN >= through && (term == nil || theirs.term(through) == term)
+            guard theirs.lastLSN >= through else { return false }
+            guard let term, let other = theirs.term(through) else { return true }
+            return other == term
         }
         if holders.count < min(settings.replication, aliveSeen) {
             violate(.releasedUnderR, "shard \(shard): \(names[n]) (\(config)) released through \(through) held by \(holders) while it saw \(aliveSeen) nodes alive (R = \(settings.replication))")
