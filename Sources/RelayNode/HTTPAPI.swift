@@ -61,6 +61,9 @@ final class HTTPAPI {
         // Operators (the cluster secret): the moderation log, a mass message's progress
         .get("/v1/admin/users/{user}/moderation", HTTPAPI.adminModerationLog),
         .get("/v1/admin/users/{owner}/lists/{list_id}/messages/{client_id}", HTTPAPI.adminListMessageProgress),
+        // The key directory for end-to-end encryption: HTTPAPI+Keys.swift
+        .put("/v1/keys", HTTPAPI.putKeys),
+        .get("/v1/users/{user}/keys", HTTPAPI.userKeys),
         // The WebSocket upgrade: HTTPAPI+WebSocket.swift
         .get("/v1/ws", HTTPAPI.upgrade),
     ], alsoAllowed: ["OPTIONS"])

@@ -203,5 +203,24 @@ enum ShardSchema {
                 PRIMARY KEY(list_id, client_id)
             ) WITHOUT ROWID;
             """),
-    ]
+        // The key directory (Chat/Features/Keys.swift), on the owner's user shard.
+        Migration(version: 11, sql: """
+            CREATE TABLE device_keys(
+                user TEXT NOT NULL,
+                device TEXT NOT NULL,
+                identity_key TEXT NOT NULL,
+                signed_prekey TEXT NOT NULL,
+                updated_at INTEGER NOT NULL,
+                PRIMARY KEY(user, device)
+            ) WITHOUT ROWID;
+            CREATE TABLE one_time_prekeys(
+                user TEXT NOT NULL,
+                device TEXT NOT NULL,
+                id INTEGER NOT NULL,
+                prekey TEXT NOT NULL,
+                used INTEGER NOT NULL,
+                PRIMARY KEY(user, device, id)
+            ) WITHOUT ROWID;
+            """),
+]
 }

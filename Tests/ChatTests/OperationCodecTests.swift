@@ -109,6 +109,12 @@ final class OperationCodecTests: XCTestCase {
         example([CreateListMessage(owner: "alice", listID: "lst_1", clientID: "c-9", kind: .text, body: "hello 😀")], replies: [2, 0]),
         example([ListMessageProgress(owner: "alice", listID: "lst_1", clientID: "c-9")],
                 replies: [ListMessageStatus(recipients: 10, done: 4)]),
+        example([PutKeys(user: "alice", device: "phone", identityKey: "aWQ=", signedPrekey: "c3Br", oneTimePrekeys: ["b3Ax", "b3Ay"]),
+                 PutKeys(user: "alice", device: "web", identityKey: "aWQ=", signedPrekey: "c3Br", oneTimePrekeys: [])], replies: [Done()]),
+        example([TakeKeyBundles(user: "alice")],
+                replies: [[KeyBundle(device: "phone", identityKey: "aWQ=", signedPrekey: "c3Br", oneTimePrekey: "b3Ax"),
+                           KeyBundle(device: "web", identityKey: "aWQ=", signedPrekey: "c3Br", oneTimePrekey: nil)], [], nil]),
+        example([PrekeyCount(user: "alice", device: "phone")], replies: [Int64(3)]),
     ]
     static let group = GroupInfo(conversationID: "grp:abc", title: "Team", historyVisible: true, members: [
         MemberRecord(conversationID: "grp:abc", user: "alice", role: "admin", joinedSeq: 0, leftSeq: nil, delivered: 4, read: 3),

@@ -47,6 +47,9 @@ public enum OperationCode: UInt16, Sendable, CaseIterable {
     case setBlock = 40, blockList = 41, setDirectBlock = 42, recordModeration = 43, moderationLog = 44
     case usersExist = 45, createList = 46, addListMembers = 47, removeListMember = 48, listsOf = 49, listDetail = 50
     case listMembersPage = 51, createListMessage = 52, listMessageProgress = 53
+    // The key directory (Keys.swift): 210-219. (100-199 are the cluster's own operations,
+    // `ClusterOp`, on the same peer links.)
+    case putKeys = 210, takeKeyBundles = 211, prekeyCount = 212
 }
 
 /// The table of operations: what a node can serve for a peer.
@@ -63,6 +66,7 @@ public enum Operations {
         SetBlock.self, BlockList.self, SetDirectBlock.self, RecordModeration.self, ModerationLog.self,
         UsersExist.self, CreateList.self, AddListMembers.self, RemoveListMember.self, ListsOf.self, ListDetail.self,
         ListMembersPage.self, CreateListMessage.self, ListMessageProgress.self,
+        PutKeys.self, TakeKeyBundles.self, PrekeyCount.self,
     ]
 
     static let byCode: [UInt16: any ShardOperation.Type] = {
