@@ -49,7 +49,9 @@ let package = Package(
 
         .executableTarget(
             name: "RelayNode",
-            dependencies: ["Cluster", "Chat", "Net", "HTTPWire", "Ring", "JSON", "Hashing", "Store", "CSystem"]
+            dependencies: ["Cluster", "Chat", "Net", "HTTPWire", "Ring", "JSON", "Hashing", "Store", "CSystem"],
+            // The web client every node serves at `/`: static files, no build step.
+            resources: [.copy("Web")]
         ),
         // The load generator: many WebSocket clients on one event loop, latency histograms.
         .executableTarget(name: "RelayBench", dependencies: ["Net", "HTTPWire", "JSON", "Hashing"]),

@@ -64,6 +64,9 @@ final class HTTPAPI {
         // The key directory for end-to-end encryption: HTTPAPI+Keys.swift
         .put("/v1/keys", HTTPAPI.putKeys),
         .get("/v1/users/{user}/keys", HTTPAPI.userKeys),
+        // The web client: HTTPAPI+Web.swift
+        .get("/", HTTPAPI.webIndex),
+        .get("/web/{file}", HTTPAPI.webAsset),
         // The WebSocket upgrade: HTTPAPI+WebSocket.swift
         .get("/v1/ws", HTTPAPI.upgrade),
     ], alsoAllowed: ["OPTIONS"])

@@ -23,6 +23,8 @@ final class Node {
     let workers: WorkerPool
     private(set) var server: ClientServer!
     let startedAtMs: Int64
+    /// The web client's files, served at `/`.
+    let web = WebClient.bundled()
 
     /// Threads that hash passwords: yescrypt takes tens of milliseconds and 16 MiB each.
     static let hashWorkers = 2
