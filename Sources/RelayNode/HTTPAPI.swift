@@ -61,6 +61,10 @@ final class HTTPAPI {
         // Operators (the cluster secret): the moderation log, a mass message's progress
         .get("/v1/admin/users/{user}/moderation", HTTPAPI.adminModerationLog),
         .get("/v1/admin/users/{owner}/lists/{list_id}/messages/{client_id}", HTTPAPI.adminListMessageProgress),
+        // Profiles and presence: HTTPAPI+Profiles.swift
+        .get("/v1/users/{user}", HTTPAPI.profile),
+        .patch("/v1/users/me", HTTPAPI.updateProfile),
+        .get("/v1/users/{user}/presence", HTTPAPI.presence),
         // The WebSocket upgrade: HTTPAPI+WebSocket.swift
         .get("/v1/ws", HTTPAPI.upgrade),
     ], alsoAllowed: ["OPTIONS"])

@@ -47,6 +47,8 @@ public enum OperationCode: UInt16, Sendable, CaseIterable {
     case setBlock = 40, blockList = 41, setDirectBlock = 42, recordModeration = 43, moderationLog = 44
     case usersExist = 45, createList = 46, addListMembers = 47, removeListMember = 48, listsOf = 49, listDetail = 50
     case listMembersPage = 51, createListMessage = 52, listMessageProgress = 53
+    // Presence (Presence.swift) and profiles (Profiles.swift): 80-89.
+    case setPresence = 80, presenceAudience = 81, areMembers = 82, readProfile = 83, updateProfile = 84
 }
 
 /// The table of operations: what a node can serve for a peer.
@@ -63,6 +65,7 @@ public enum Operations {
         SetBlock.self, BlockList.self, SetDirectBlock.self, RecordModeration.self, ModerationLog.self,
         UsersExist.self, CreateList.self, AddListMembers.self, RemoveListMember.self, ListsOf.self, ListDetail.self,
         ListMembersPage.self, CreateListMessage.self, ListMessageProgress.self,
+        SetPresence.self, PresenceAudience.self, AreMembers.self, ReadProfile.self, UpdateProfile.self,
     ]
 
     static let byCode: [UInt16: any ShardOperation.Type] = {
