@@ -25,6 +25,10 @@ public final class PresenceTracker {
     /// Between sweeps. The sweep reads each led shard's online users (an index) and looks
     /// each up in the directory: cheap, and it bounds how long a missed change lasts.
     static let sweepMs: Int64 = 1_000
+    /// A node that just started has not yet heard its peers' directory snapshots (they come
+    /// as its links come up, within a second or so): it decides nothing for this long, so it
+    /// never takes users connected elsewhere for offline.
+    static let startGraceMs: Int64 = 3_000
 
     let directory: Directory
     let replicator: Replicator
@@ -34,6 +38,8 @@ public final class PresenceTracker {
     private var dirty: Set<String> = []
     private var inFlight: Set<String> = []
     private var flushScheduled = false
+    /// Nothing is decided before this (`startGraceMs` after the start).
+    private var decideAfterMs: Int64 = .max
     /// The shards led at the last sweep: a shard led since is reconciled whole.
     private var ledAtLastSweep: Set<Int> = []
     /// Users whose call failed: looked at again by the next sweep (not at once, which could
@@ -56,7 +62,10 @@ public final class PresenceTracker {
         directory.onUsersChanged = { [unowned self] users in changed(users) }
     }
 
-    func start() { scheduleSweep() }
+    func start() {
+        decideAfterMs = loop.monotonicMs + Self.startGraceMs
+        scheduleSweep()
+    }
 
     private func changed(_ users: [String]) {
         dirty.formUnion(users)
@@ -66,7 +75,7 @@ public final class PresenceTracker {
     private func scheduleFlush() {
         guard !flushScheduled else { return }
         flushScheduled = true
-        loop.schedule(afterMs: 0) { [weak self] in
+        loop.schedule(afterMs: max(0, decideAfterMs == .max ? Self.startGraceMs : decideAfterMs - loop.monotonicMs)) { [weak self] in
             guard let self else { return }
             flushScheduled = false
             flush()
@@ -76,6 +85,7 @@ public final class PresenceTracker {
     /// Calls `SetPresence` for the dirty users this node leads, grouped by shard; the others'
     /// primaries act for them.
     private func flush() {
+        guard loop.monotonicMs >= decideAfterMs else { return scheduleFlush() }
         var byShard: [Int: [PresenceUpdate]] = [:]
         for user in dirty where !inFlight.contains(user) {
             let shard = shardMap.shard(for: .user(user))
