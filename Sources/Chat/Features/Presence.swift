@@ -17,6 +17,10 @@ public enum PresenceLimits {
     /// presence): a group of n members online together would cost n² events per reconnect
     /// wave. 256 keeps that near 65,000, as for a group's creation (ChatSettings).
     public static let maxGroupMembers = 256
+    /// Direct-chat partners told of one transition (the first, by chat id): a creator with a
+    /// mass-message list can have 100,000 direct chats, and a transition's cost must stay
+    /// bounded (docs/PRESENCE.md).
+    public static let maxPartnersPerTransition = 10_000
     /// Users in one `SetPresence` (the tracker groups a directory snapshot's users by shard).
     public static let maxUpdatesPerCall = 500
 }
@@ -77,7 +81,8 @@ public struct SetPresence: ShardOperation {
             profile.online = update.online
             if !update.online { profile.lastSeen = context.now }
             try store.setPresence(user: profile.user, online: profile.online, lastSeen: profile.lastSeen)
-            let contacts = try store.contactConversations(user: profile.user, maxGroups: PresenceLimits.maxGroupsPerTransition)
+            let contacts = try store.contactConversations(user: profile.user, maxDirect: PresenceLimits.maxPartnersPerTransition,
+                                                          maxGroups: PresenceLimits.maxGroupsPerTransition)
             let hidden = Set(try store.blockedUsers(user: profile.user))   // Blocks+Store.swift
             var partners: [String] = []
             for id in contacts.direct {

@@ -33,12 +33,13 @@ extension ShardStore {
         try db.query("SELECT id FROM users WHERE online=1 ORDER BY id").compactMap { $0.text(0) }
     }
 
-    /// The user's direct chats and at most `maxGroups` of their groups, from their index.
-    func contactConversations(user: String, maxGroups: Int) throws(StoreError) -> (direct: [String], groups: [String]) {
-        let direct = try db.query("""
+    /// At most `maxDirect` of the user's direct chats and `maxGroups` of their groups, from
+    /// their index, each in id order.
+    func contactConversations(user: String, maxDirect: Int, maxGroups: Int) throws(StoreError) -> (direct: [String], groups: [String]) {
+        let direct = maxDirect == 0 ? [] : try db.query("""
             SELECT conversation_id FROM user_conversations WHERE user=? AND conversation_id >= 'dm:' AND conversation_id < 'dm;'
-            ORDER BY conversation_id
-            """, .text(user)).compactMap { $0.text(0) }
+            ORDER BY conversation_id LIMIT ?
+            """, .text(user), .int(Int64(maxDirect))).compactMap { $0.text(0) }
         let groups = try db.query("""
             SELECT conversation_id FROM user_conversations WHERE user=? AND conversation_id >= 'grp:' AND conversation_id < 'grp;'
             ORDER BY conversation_id LIMIT ?

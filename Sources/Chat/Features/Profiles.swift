@@ -186,7 +186,7 @@ public struct ReadProfile: ShardOperation {
         guard viewer != user else { return ProfileRead(profile: profile, blocksViewer: false, direct: false, groups: []) }
         let blocks = try store.block(user: user, blocked: viewer)?.active ?? false   // Blocks+Store.swift
         let direct = try store.inIndex(user: user, conversationID: Identifiers.directConversation(user, viewer))
-        let groups = direct || blocks ? [] : try store.contactConversations(user: user, maxGroups: Self.maxGroupsChecked).groups
+        let groups = direct || blocks ? [] : try store.contactConversations(user: user, maxDirect: 0, maxGroups: Self.maxGroupsChecked).groups
         return ProfileRead(profile: profile, blocksViewer: blocks, direct: direct, groups: groups)
     }
 }
