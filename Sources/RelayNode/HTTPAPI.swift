@@ -67,6 +67,10 @@ final class HTTPAPI {
         // The web client: HTTPAPI+Web.swift
         .get("/", HTTPAPI.webIndex),
         .get("/web/{file}", HTTPAPI.webAsset),
+        // Profiles and presence: HTTPAPI+Profiles.swift
+        .get("/v1/users/{user}", HTTPAPI.profile),
+        .patch("/v1/users/me", HTTPAPI.updateProfile),
+        .get("/v1/users/{user}/presence", HTTPAPI.presence),
         // The WebSocket upgrade: HTTPAPI+WebSocket.swift
         .get("/v1/ws", HTTPAPI.upgrade),
     ], alsoAllowed: ["OPTIONS"])

@@ -222,5 +222,14 @@ enum ShardSchema {
                 PRIMARY KEY(user, device, id)
             ) WITHOUT ROWID;
             """),
-]
+        // Presence and profile privacy (Sources/Chat/Features/Presence.swift, Profiles.swift):
+        // whether the user is online cluster-wide as their shard's primary last decided (its
+        // `last_seen` is stored when they go offline), and who sees `about` and `avatar`. The
+        // partial index lets each primary's sweep find the users it holds online cheaply.
+        Migration(version: 9, sql: """
+            ALTER TABLE users ADD COLUMN profile_visibility TEXT NOT NULL DEFAULT 'everyone';
+            ALTER TABLE users ADD COLUMN online INTEGER NOT NULL DEFAULT 0;
+            CREATE INDEX users_online ON users(id) WHERE online=1;
+            """),
+    ]
 }

@@ -115,7 +115,20 @@ final class OperationCodecTests: XCTestCase {
                 replies: [[KeyBundle(device: "phone", identityKey: "aWQ=", signedPrekey: "c3Br", oneTimePrekey: "b3Ax"),
                            KeyBundle(device: "web", identityKey: "aWQ=", signedPrekey: "c3Br", oneTimePrekey: nil)], [], nil]),
         example([PrekeyCount(user: "alice", device: "phone")], replies: [Int64(3)]),
+        // Presence and profiles.
+        example([SetPresence([PresenceUpdate(user: "alice", online: true), PresenceUpdate(user: "bob", online: false)])],
+                replies: [[PresenceFanout(user: "alice", online: true, eventText: "{\"type\":\"presence\"}", partners: ["bob"],
+                                          groups: ["grp:abc"], hidden: ["carol"])], []]),
+        example([PresenceAudience(conversationID: "grp:abc", user: "alice")], replies: [["alice", "bob"], []]),
+        example([AreMembers(conversationID: "grp:abc", users: ["alice", "bob"])], replies: [true, false]),
+        example([ReadProfile(user: "alice", viewer: "bob")],
+                replies: [ProfileRead(profile: profile, blocksViewer: false, direct: true, groups: ["grp:abc"]), nil]),
+        example([UpdateProfile(user: "alice", patch: ProfilePatch(displayName: "Al 😀", about: "", avatar: "a_1",
+                                                                 lastSeenVisibility: .contacts, profileVisibility: .nobody)),
+                 UpdateProfile(user: "alice", patch: ProfilePatch())], replies: [profile]),
     ]
+    static let profile = Profile(user: "alice", displayName: "Alice", about: "hi \u{0}", avatar: "a_x", lastSeenVisibility: .nobody,
+                                 profileVisibility: .contacts, online: true, lastSeen: 1_763_700_000_000)
     static let group = GroupInfo(conversationID: "grp:abc", title: "Team", historyVisible: true, members: [
         MemberRecord(conversationID: "grp:abc", user: "alice", role: "admin", joinedSeq: 0, leftSeq: nil, delivered: 4, read: 3),
         MemberRecord(conversationID: "grp:abc", user: "bob", role: "member", joinedSeq: 2, leftSeq: nil, delivered: 0, read: 0),

@@ -50,6 +50,8 @@ public enum OperationCode: UInt16, Sendable, CaseIterable {
     // The key directory (Keys.swift): 210-219. (100-199 are the cluster's own operations,
     // `ClusterOp`, on the same peer links.)
     case putKeys = 210, takeKeyBundles = 211, prekeyCount = 212
+    // Presence (Presence.swift) and profiles (Profiles.swift): 80-89.
+    case setPresence = 80, presenceAudience = 81, areMembers = 82, readProfile = 83, updateProfile = 84
 }
 
 /// The table of operations: what a node can serve for a peer.
@@ -67,6 +69,7 @@ public enum Operations {
         UsersExist.self, CreateList.self, AddListMembers.self, RemoveListMember.self, ListsOf.self, ListDetail.self,
         ListMembersPage.self, CreateListMessage.self, ListMessageProgress.self,
         PutKeys.self, TakeKeyBundles.self, PrekeyCount.self,
+        SetPresence.self, PresenceAudience.self, AreMembers.self, ReadProfile.self, UpdateProfile.self,
     ]
 
     static let byCode: [UInt16: any ShardOperation.Type] = {
