@@ -36,6 +36,10 @@ export class Chat {
     for (const c of conversations) this.merge(c);
     await this.persistConversations();
     this.changed("list");
+    // Presence of direct-chat partners not known yet (events keep it current after that).
+    const partners = conversations.filter(c => c.conversation_id.startsWith("dm:")).map(c => this.partner(c.conversation_id))
+      .filter(u => !this.presence.has(u)).slice(0, 50);
+    for (const u of partners) this.loadPresence(u);
   }
 
   merge(summary) {
