@@ -40,6 +40,12 @@ export class Chat {
     const partners = conversations.filter(c => c.conversation_id.startsWith("dm:")).map(c => this.partner(c.conversation_id))
       .filter(u => !this.presence.has(u)).slice(0, 50);
     for (const u of partners) this.loadPresence(u);
+    // The last message of conversations the cache has none of (for the list's preview).
+    const bare = conversations.filter(c => c.last_seq > 0 && !this.convs.get(c.conversation_id).last).slice(0, 30);
+    for (const c of bare) {
+      this.api.call("GET", `/v1/conversations/${encodeURIComponent(c.conversation_id)}/messages?limit=1`)
+        .then(page => { for (const m of page.messages) this.hold(m); this.changed("list"); }).catch(() => {});
+    }
   }
 
   merge(summary) {
