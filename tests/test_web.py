@@ -92,6 +92,18 @@ class User:
         """Clicks the first match; the views redraw often, so it is found and clicked at once."""
         assert self.driver.execute_script("const e = document.querySelector(arguments[0]); if (e) e.click(); return !!e", css), css
 
+    def dialog_button(self, label: str) -> None:
+        """Clicks the open dialog's button labelled `label`."""
+        assert self.driver.execute_script(
+            "const b = [...document.querySelectorAll('#dialog button')].find(b => b.textContent === arguments[0]);"
+            "if (b) b.click(); return !!b", label), f"no {label} button in the dialog"
+
+    def dialog_inputs(self):
+        return self.all("#dialog input")
+
+    def token(self) -> str:
+        return self.driver.execute_script("return JSON.parse(localStorage.getItem('relay.session')).token")
+
     def quit(self) -> None:
         self.driver.quit()
 
@@ -157,3 +169,67 @@ def test_two_users_chat_live_reload_from_cache_and_survive_a_node_kill(web3):
         bob.quit()
         if not web3.nodes["n2"].alive:
             web3.start("n2")
+
+
+def test_a_group_by_invite_link_a_block_and_the_phone_layout(web3):
+    alice = User(unique_user("alice"), web3.url("n1") + "/")
+    bob = User(unique_user("bob"), web3.url("n2") + "/")
+    carol = User(unique_user("carol"), web3.url("n3") + "/")
+    try:
+        for u in (alice, bob, carol):
+            u.signup()
+
+        # Alice makes a group with bob, then an invite link that carol opens.
+        alice.click("#new-group")
+        title, members = alice.dialog_inputs()[:2]
+        title.send_keys("Team")
+        members.send_keys(bob.name)
+        alice.dialog_button("Create")
+        alice.wait(lambda: alice.text("#chat-title") == "Team", "the new group open")
+        alice.say("welcome")
+        alice.wait(lambda: [b for _, b in alice.messages()] == ["welcome"], "alice's group message acked")
+        alice.click("#chat-info")
+        alice.wait(lambda: "Create invite link" in alice.text("#dialog"), "the group's info")
+        alice.dialog_button("Create invite link")
+        link = alice.wait(lambda: alice.driver.execute_script(
+            "const i = document.querySelector('#dialog input[readonly]'); return i && i.value"), "the invite link")
+        alice.shot("06-invite-link")
+        alice.dialog_button("Close")
+        assert "/#/invite/" in link
+        carol.driver.get(link.replace(web3.url("n1"), web3.url("n3")))
+        carol.wait(lambda: carol.text("#chat-title") == "Team", "carol in the group through the link")
+        carol.wait(lambda: "joined with an invite link" in carol.text("#messages"), "the join as a system message")
+        carol.say("hi team")
+        for u in (alice, bob):
+            u.wait(lambda u=u: "Team" in u.text("#conversations"), f"{u.name} lists the group")
+        alice.wait(lambda: "hi team" in alice.text("#messages"), "carol's message reaches alice live")
+        carol.shot("07-group")
+
+        # Bob blocks carol: her direct message is acked for her and never reaches him, while
+        # the group goes on for both.
+        bob.open_chat_with(carol.name)
+        bob.click("#chat-block")
+        bob.wait(lambda: "Block" in bob.text("#dialog"), "the block dialog")
+        bob.dialog_button("Block")
+        carol.open_chat_with(bob.name)
+        carol.say("can you see this")
+        carol.wait(lambda: [s for s, _ in carol.messages()] == ["1"], "carol's direct message acked")
+        carol.click('#conversations li[data-id^="grp:"]')
+        carol.say("group still works")
+        bob.click('#conversations li[data-id^="grp:"]')
+        bob.wait(lambda: "group still works" in bob.text("#messages"), "the group message at bob")
+        assert "can you see this" not in bob.text("#conversations")
+        status, page = web3.client("n2").http("GET", f"/v1/conversations/dm:{min(bob.name, carol.name)}:{max(bob.name, carol.name)}/messages",
+                                            token=bob.token())
+        assert status == 200 and page["messages"] == [], "the blocked message is not bob's to read"
+
+        # A phone-sized screen: the list, then the chat with a back button.
+        bob.driver.set_window_size(390, 800)
+        bob.click("#back")
+        bob.wait(lambda: bob.visible("#conversations") and not bob.visible("#messages"), "the list alone on a phone")
+        bob.click('#conversations li[data-id^="grp:"]')
+        bob.wait(lambda: bob.visible("#messages") and not bob.visible("#conversations"), "the chat alone on a phone")
+        bob.shot("08-phone")
+    finally:
+        for u in (alice, bob, carol):
+            u.quit()
