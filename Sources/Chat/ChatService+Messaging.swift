@@ -12,8 +12,14 @@ extension ChatService {
     static let maxOpening = 10_000
 
     public func send(_ session: Session, _ command: SendCommand, origin: ConnectionRef?, reply: @escaping (Result<Ack, ChatError>) -> Void) {
-        if !command.attachments.isEmpty {
-            return reply(.failure(ChatError(.notFound, "unknown asset \(command.attachments[0])")))
+        if !command.attachments.isEmpty, !command.attachmentsChecked {
+            // Assets (ChatService+Assets.swift): only assets the sender can read.
+            return checkAttachments(command.attachments[...], user: session.user) { [self] checked in
+                if case .failure(let error) = checked { return reply(.failure(error)) }
+                var command = command
+                command.attachmentsChecked = true
+                self.send(session, command, origin: origin, reply: reply)
+            }
         }
         if command.tip != nil { return sendTip(session, command, origin: origin, reply: reply) }   // ChatService+Wallet.swift
         let conversationID: String

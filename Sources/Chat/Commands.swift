@@ -13,6 +13,8 @@ public struct SendCommand: Sendable, Equatable {
     public var body: String
     public var attachments: [String]
     public var tip: Tip?
+    /// Set by the front once the sender was found able to read every attachment.
+    var attachmentsChecked = false
 
     /// `body` is at most 64 KiB of UTF-8 (PROTOCOL.md "Messages").
     public static let maxBodyBytes = 64 * 1024
@@ -70,6 +72,10 @@ public struct SendCommand: Sendable, Equatable {
         default: throw .badRequest("`tip` must be an object")
         }
         if kind == .tip && tip == nil { throw .badRequest("a `tip` message needs `tip`") }
+        // Assets (docs/ASSETS.md): a media message carries what it is about.
+        if [.image, .video, .audio, .file].contains(kind), attachments.isEmpty {
+            throw .badRequest("a `\(kind.rawValue)` message needs `attachments`")
+        }
     }
 }
 

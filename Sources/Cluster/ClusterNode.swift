@@ -53,7 +53,7 @@ public final class ClusterNode {
     public private(set) var router: ClusterRouter!
     public private(set) var directory: Directory!
     public private(set) var replicator: Replicator!
-    private var dispatch: PeerDispatch!
+    public private(set) var dispatch: PeerDispatch!
     /// Called when this node has left and handed over every shard (or gave up waiting).
     public var onLeft: (() -> Void)?
     private var leaving = false

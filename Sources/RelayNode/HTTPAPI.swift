@@ -61,6 +61,9 @@ final class HTTPAPI {
         // Operators (the cluster secret): the moderation log, a mass message's progress
         .get("/v1/admin/users/{user}/moderation", HTTPAPI.adminModerationLog),
         .get("/v1/admin/users/{owner}/lists/{list_id}/messages/{client_id}", HTTPAPI.adminListMessageProgress),
+        // Assets: HTTPAPI+Assets.swift (POST streams its body: ClientServer.limits)
+        .post("/v1/assets", HTTPAPI.uploadAsset),
+        .get("/v1/assets/{id}", HTTPAPI.downloadAsset),
         // The WebSocket upgrade: HTTPAPI+WebSocket.swift
         .get("/v1/ws", HTTPAPI.upgrade),
     ], alsoAllowed: ["OPTIONS"])

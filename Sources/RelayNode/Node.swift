@@ -23,6 +23,9 @@ final class Node {
     let workers: WorkerPool
     private(set) var server: ClientServer!
     let startedAtMs: Int64
+    let random = SystemRandom()
+    /// Asset files and their transfers (AssetStore.swift, docs/ASSETS.md).
+    private(set) var assets: AssetStore!
 
     /// Threads that hash passwords: yescrypt takes tens of milliseconds and 16 MiB each.
     static let hashWorkers = 2
@@ -39,7 +42,7 @@ final class Node {
         files = try ShardFiles(directory: dataDirectory + "/shards", durability: config.durability,
                                keepLogEntries: config.logEntries)
         shardMap = try ShardMap(shardCount: config.shards)
-        let random = SystemRandom()
+        let random = self.random
         let loop = self.loop
         service = ShardService(nodeID: me.id, files: files, shardMap: shardMap, random: random,
                                clock: { loop.nowMs },
@@ -77,6 +80,9 @@ final class Node {
         service.sink = cluster.directory
         service.attach(router: cluster.router)
         server = ClientServer(loop: loop, api: HTTPAPI(node: self), metrics: metrics, log: log)
+        server.limits.streamedBodyPaths = ["POST /v1/assets"]
+        server.limits.maxStreamedBodyBytes = config.maxAssetBytes
+        assets = try AssetStore(node: self, dataDirectory: dataDirectory)
     }
 
     /// A node that joins a running cluster remembers when it first did: its place in the
@@ -103,6 +109,7 @@ final class Node {
         }
         scheduleSessionCleanup()
         scheduleModerationPrune()
+        assets.start()
         loop.run()
         service.commitAll()
         workers.shutdown()

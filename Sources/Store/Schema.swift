@@ -203,5 +203,23 @@ enum ShardSchema {
                 PRIMARY KEY(list_id, client_id)
             ) WITHOUT ROWID;
             """),
+        // Assets (Chat/Features/Assets.swift, docs/ASSETS.md).
+        Migration(version: 8, sql: """
+            CREATE TABLE assets(
+                asset_id TEXT PRIMARY KEY NOT NULL,
+                sha256 TEXT NOT NULL,
+                size INTEGER NOT NULL,
+                content_type TEXT NOT NULL,
+                uploader TEXT NOT NULL,
+                created_at INTEGER NOT NULL
+            ) WITHOUT ROWID;
+            CREATE INDEX assets_by_sha256 ON assets(sha256);
+            CREATE TABLE asset_refs(
+                asset_id TEXT NOT NULL,
+                conversation_id TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                PRIMARY KEY(asset_id, conversation_id, seq)
+            ) WITHOUT ROWID;
+            """),
     ]
 }

@@ -110,6 +110,11 @@ public struct SendMessage: ShardOperation {
         try store.setLastSeq(conversationID: m.conversationID, seq: stored.seq, ts: stored.ts)
         let recipients = try store.currentMemberIDs(conversationID: m.conversationID).filter { $0 != hiddenFor }
         context.push(EventJSON.messageEvent(stored), to: recipients, except: m.origin)
+        if !stored.attachments.isEmpty {
+            // Assets (Assets.swift): the carried assets become readable by this chat's readers.
+            let job = RecordAssetRefs(conversationID: stored.conversationID, seq: stored.seq, assets: stored.attachments)
+            try context.enqueue(job, id: job.id, origin: key)
+        }
         if let hiddenFor {
             let job = LogBlockedAttempt(blocker: hiddenFor, entry: ModerationEntry(
                 sender: m.sender, conversationID: m.conversationID, seq: stored.seq, ts: stored.ts, preview: ModerationEntry.preview(of: m.body, kind: m.kind)))
