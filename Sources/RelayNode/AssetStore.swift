@@ -87,12 +87,19 @@ final class AssetStore {
                       done: @escaping (Result<AssetMeta, ChatError>) -> Void) {
         let sha = writer.digest(), size = writer.written
         let destination = files.path(sha)
+        let started = node.loop.monotonicMs
         node.workers.submit({ writer.install(at: destination) }) { [self] installed in
             guard installed else { return done(.failure(ChatError(.unavailable, "the asset could not be stored"))) }
+            let synced = node.loop.monotonicMs
             replicate(sha: sha, size: size, assetID: assetID, round: 1, copied: [me]) { [self] result in
                 if case .failure(let error) = result { return done(.failure(error)) }
+                let copied = node.loop.monotonicMs
                 let meta = AssetMeta(assetID: assetID, sha256: sha, size: size, contentType: contentType, uploader: uploader, createdAt: 0)
-                node.cluster.router.call(RegisterAsset(meta)) { result in done(result.map { _ in meta }) }
+                node.cluster.router.call(RegisterAsset(meta)) { [self] result in
+                    node.log.info("asset \(assetID): \(size) bytes synced in \(synced - started) ms, copied in \(copied - synced) ms, "
+                                  + "registered in \(node.loop.monotonicMs - copied) ms")
+                    done(result.map { _ in meta })
+                }
             }
         }
         .orRefuse { done(.failure(.unavailable("the node is busy", retryAfterMs: 1_000))) }
@@ -122,21 +129,40 @@ final class AssetStore {
         }
     }
 
-    /// Sends the file to `target` piece by piece, each after the last was stored.
+    /// Pieces of one copy in flight at once: the link stays busy while the receiver writes;
+    /// memory per copy is this many pieces.
+    static let pushWindow = 4
+
+    /// Sends the file to `target` in pieces, `pushWindow` at a time (a link delivers them in
+    /// order, and the receiver refuses any out of order, so a lost one fails the copy).
     private func push(sha: String, size: Int64, to target: String, offset: Int64, done: @escaping (Bool) -> Void) {
-        let length = Int(min(Int64(Self.pieceBytes), size - offset))
-        guard let bytes = files.read(sha, offset: offset, length: length), bytes.count == length else { return done(false) }
-        var w = WireWriter()
-        w.writeString(sha); w.writeInt(size); w.writeInt(offset); w.writeBytes(bytes)
-        peer.request(target, operation: Op.put.rawValue, payload: w.bytes, timeoutMs: 20_000) { [self] result in
-            switch result {
-            case .failure: done(false)
-            case .success(let reply):
-                if reply.first == 1 { return done(true) }
-                guard offset + Int64(length) < size else { return done(false) }
-                push(sha: sha, size: size, to: target, offset: offset + Int64(length), done: done)
+        var next = offset, inFlight = 0, finished = false
+        func finish(_ ok: Bool) {
+            guard !finished else { return }
+            finished = true
+            done(ok)
+        }
+        func fill() {
+            while !finished, inFlight < Self.pushWindow, next < size {
+                let at = next, length = Int(min(Int64(Self.pieceBytes), size - at))
+                guard let bytes = files.read(sha, offset: at, length: length), bytes.count == length else { return finish(false) }
+                next += Int64(length)
+                inFlight += 1
+                var w = WireWriter()
+                w.writeString(sha); w.writeInt(size); w.writeInt(at); w.writeBytes(bytes)
+                peer.request(target, operation: Op.put.rawValue, payload: w.bytes, timeoutMs: 20_000) { result in
+                    inFlight -= 1
+                    switch result {
+                    case .failure: finish(false)
+                    case .success(let reply):
+                        if reply.first == 1 { return finish(true) }   // whole (or already there)
+                        if next >= size && inFlight == 0 { return finish(false) }   // all sent, never completed
+                        fill()
+                    }
+                }
             }
         }
+        fill()
     }
 
     // MARK: Peer requests
