@@ -205,6 +205,24 @@ def test_only_readers_of_a_carrying_message_get_the_asset(acluster):
             break
 
 
+def test_a_replica_that_lost_the_file_fetches_it_again(acluster):
+    """Repair: a node holding the asset shard's rows but not the file (here: deleted by
+    hand; in life a node filled by snapshot) copies it from another replica."""
+    _, ta = acluster.client("n1").signup(unique_user("alice"))
+    data = os.urandom(600_000)
+    r = upload(acluster, "n2", ta, data)
+    assert r.status == 201, (r.status, r.json)
+    status, body = acluster.client("n1").http("GET", f"/v1/cluster/shards?asset={r.json['asset_id']}")
+    replicas = body["shards"][0]["isr"]
+    path = acluster.nodes[replicas[-1]].data / "assets" / hashlib.sha256(data).hexdigest()
+    assert path.exists(), f"{replicas[-1]} holds a copy once the upload is answered"
+    path.unlink()
+    for _ in poll(20, f"{replicas[-1]} fetches the file again"):
+        if path.exists() and path.stat().st_size == len(data):
+            break
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == hashlib.sha256(data).hexdigest()
+
+
 def test_the_asset_survives_kill_9_of_its_shard_primary_after_the_201(acluster):
     _, ta = acluster.client("n1").signup(unique_user("alice"))
     data = os.urandom(3 << 20)
@@ -217,6 +235,11 @@ def test_the_asset_survives_kill_9_of_its_shard_primary_after_the_201(acluster):
     shard = body["shards"][0]
     primary = shard["primary"]
     assert len(shard["isr"]) == 2, shard
+    # The 201 means R copies: every in-sync replica has the whole file already.
+    name = hashlib.sha256(data).hexdigest()
+    for nid in shard["isr"]:
+        path = acluster.nodes[nid].data / "assets" / name
+        assert path.exists() and path.stat().st_size == len(data), nid
     acluster.kill(primary, sig=signal.SIGKILL)
     survivors = [n for n in NODES if n != primary]
     try:
