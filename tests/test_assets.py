@@ -186,7 +186,7 @@ def test_only_readers_of_a_carrying_message_get_the_asset(acluster):
     assert r.status == 400
     # Alice sends it to Bob: Bob may read it (once the ref is recorded), Carol still not.
     status, ack = c1.http("POST", "/v1/messages", {"client_id": "a1", "to": bob, "kind": "image", "body": "look",
-                                                   "attachments": [asset_id]}, ta)
+                                                   "attachments": [asset_id], "width": 640, "height": 480}, ta)
     assert status == 200, ack
     for _ in poll(10, "bob can read the asset"):
         r = download(acluster, "n3", tb, asset_id)
@@ -195,6 +195,10 @@ def test_only_readers_of_a_carrying_message_get_the_asset(acluster):
     assert r.raw == data
     history = c2.all_history(tb, dm(alice, bob))
     assert history[-1]["attachments"] == [asset_id] and history[-1]["kind"] == "image"
+    assert (history[-1]["width"], history[-1]["height"]) == (640, 480)
+    r = c1.request("POST", "/v1/messages", {"client_id": "a2", "to": bob, "kind": "image", "body": "",
+                                            "attachments": [asset_id], "width": 640}, token=ta)
+    assert r.status == 400, "width without height"
     assert download(acluster, "n1", tc, asset_id).status == 404
     # Bob can forward what he can read, to Carol.
     status, ack = c2.http("POST", "/v1/messages", {"client_id": "b2", "to": carol, "kind": "image", "body": "",

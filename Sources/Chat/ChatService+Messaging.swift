@@ -27,9 +27,12 @@ extension ChatService {
         case .user(let to): conversationID = Identifiers.directConversation(session.user, to)
         case .conversation(let id): conversationID = id
         }
-        let send = SendMessage(NewMessage(conversationID: conversationID, sender: session.user, clientID: command.clientID,
-                                          kind: command.kind, body: command.body, attachments: command.attachments,
-                                          tip: command.tip, origin: origin))
+        var message = NewMessage(conversationID: conversationID, sender: session.user, clientID: command.clientID,
+                                 kind: command.kind, body: command.body, attachments: command.attachments,
+                                 tip: command.tip, origin: origin)
+        message.width = command.width
+        message.height = command.height
+        let send = SendMessage(message)
         // A direct chat this node has not seen open is opened first, and sends to it that
         // arrive meanwhile wait behind the opening one, so a burst of first messages is
         // stored in the order it was sent.

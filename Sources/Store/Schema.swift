@@ -220,6 +220,8 @@ enum ShardSchema {
                 seq INTEGER NOT NULL,
                 PRIMARY KEY(asset_id, conversation_id, seq)
             ) WITHOUT ROWID;
+            ALTER TABLE messages ADD COLUMN width INTEGER;
+            ALTER TABLE messages ADD COLUMN height INTEGER;
             """),
     ]
 }
