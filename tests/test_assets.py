@@ -92,6 +92,18 @@ def test_an_upload_reads_back_from_every_node_with_its_headers(acluster):
     assert r.status == 206 and r.raw == data[-10:]
     r = download(acluster, "n1", ta, asset_id, {"Range": f"bytes={len(data)}-"})
     assert r.status == 416 and r.header("content-range") == f"bytes */{len(data)}"
+    # The node that is not a replica serves it by relaying from one (its own cached copy from
+    # an upload through it, if any, is dropped first).
+    status, body = acluster.client("n1").http("GET", f"/v1/cluster/shards?asset={asset_id}")
+    outsider = next(n for n in NODES if n not in body["shards"][0]["isr"])
+    cached = acluster.nodes[outsider].data / "assets" / hashlib.sha256(data).hexdigest()
+    if cached.exists():
+        cached.unlink()
+    got = download(acluster, outsider, ta, asset_id)
+    assert got.status == 200 and got.raw == data and got.header("etag") == etag
+    got = download(acluster, outsider, ta, asset_id, {"Range": "bytes=300000-600000"})
+    assert got.status == 206 and got.raw == data[300000:600001]
+    assert not cached.exists(), "a relayed read leaves no file behind"
     # The same bytes uploaded again get another id: ids do not reveal contents.
     again = upload(acluster, "n2", ta, data)
     assert again.status == 201 and again.json["asset_id"] != asset_id
