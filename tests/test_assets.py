@@ -123,6 +123,29 @@ def test_oversized_and_unauthenticated_uploads_are_refused_before_the_body(aclus
     assert r.status in (400, 411), (r.status, r.json)
 
 
+def test_an_upload_cut_off_or_stalled_leaves_no_file_behind(acluster):
+    _, ta = acluster.client("n3").signup(unique_user("alice"))
+    host, _ = acluster.addr("n3")
+    tmp = acluster.nodes["n3"].data / "assets" / "tmp"
+    head = (f"POST /v1/assets HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {ta}\r\n"
+            f"Content-Type: image/png\r\nContent-Length: 1000000\r\n\r\n").encode()
+    # The client leaves mid-body: the temporary file goes.
+    with socket.create_connection(acluster.addr("n3"), timeout=10) as s:
+        s.sendall(head + b"x" * 100_000)
+        for _ in poll(5, "the upload's temporary file exists"):
+            if list(tmp.iterdir()):
+                break
+    for _ in poll(5, "the temporary file is removed"):
+        if not list(tmp.iterdir()):
+            break
+    # The client stalls mid-body: 408 after the request timeout, and the file goes.
+    with socket.create_connection(acluster.addr("n3"), timeout=20) as s:
+        s.sendall(head + b"x" * 1000)
+        answer = s.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert not list(tmp.iterdir())
+
+
 def test_a_100_mib_upload_keeps_the_node_memory_flat(acluster):
     _, ta = acluster.client("n1").signup(unique_user("alice"))
     size = 100 << 20

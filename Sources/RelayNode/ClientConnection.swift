@@ -36,6 +36,9 @@ final class ClientConnection {
     private var readingPaused = false
     /// A streamed request body (an asset upload) and who takes its pieces.
     private var bodyConsumer: BodyConsumer?
+    /// When the streamed body last delivered bytes: one that stalls for
+    /// `ClientServer.requestTimeoutMs` is answered 408 and its connection closed.
+    private var bodyLastByteMs: Int64 = 0
     /// A streamed answer (an asset download) being written as the client reads it.
     private var bodySource: BodySource?
 
@@ -129,12 +132,19 @@ final class ClientConnection {
     func streamBody(expectsContinue: Bool, _ consumer: BodyConsumer) {
         guard answering, !closing, parser.streamedBodyRemaining > 0 else { return consumer.finished() }
         bodyConsumer = consumer
+        bodyLastByteMs = server.now
         if expectsContinue { tcp.write(HTTPResponse.continueHead) }
         drainBody()
     }
 
+    /// Each piece is client work like a request (hashed and written on the loop): it is
+    /// admitted by the turn's budget, and a connection over its share waits for a later turn
+    /// with the rest left in its parser (at most one turn's read) and its socket paused.
     private func drainBody() {
-        while let consumer = bodyConsumer {
+        while let consumer = bodyConsumer, parser.bufferedByteCount > 0 || parser.streamedBodyRemaining == 0 {
+            guard server.budget.hasRoom(budget) else { break }
+            server.budget.spend(budget)
+            bodyLastByteMs = server.now
             let piece = parser.takeStreamedBody(maxBytes: Self.streamedAnswerPieceBytes)
             if !piece.isEmpty { consumer.consume(piece) }
             if parser.streamedBodyRemaining == 0 {
@@ -219,7 +229,11 @@ final class ClientConnection {
         guard answering, !closing else { return }
         // A streamed body not read to its end cannot be skipped cheaply: the connection ends.
         let keepAlive = keepAlive && parser.streamedBodyRemaining == 0
-        bodyConsumer = nil
+        if let consumer = bodyConsumer {
+            // Answered before the body's end (a stalled upload): what was taken is dropped.
+            bodyConsumer = nil
+            consumer.aborted()
+        }
         var response = response
         response.headers.set("Access-Control-Allow-Origin", "*")
         server.metrics.httpRequests += 1
@@ -258,7 +272,7 @@ final class ClientConnection {
         if let webSocket {
             wanted = webSocket.wantsInput && !budget.isWaiting
         } else if bodyConsumer != nil {
-            wanted = true
+            wanted = !budget.isWaiting
         } else {
             wanted = !budget.isWaiting && tcp.pendingWriteBytes <= Self.maxUnsentBytes
                 && !(answering && parser.bufferedByteCount >= Self.maxReadAheadBytes)
@@ -283,12 +297,15 @@ final class ClientConnection {
     /// A later turn gave the connection a new share.
     private func resumeAfterBudget() {
         guard !closing else { return }
-        if let webSocket { webSocket.resumeReading() } else { parseRequests() }
+        if let webSocket { webSocket.resumeReading() } else if bodyConsumer != nil { drainBody() } else { parseRequests() }
         updateReading()
     }
 
     /// Closes slow or idle HTTP clients (the WebSocket session times itself).
     func sweep(now: Int64) {
+        if bodyConsumer != nil, !closing, now - bodyLastByteMs > ClientServer.requestTimeoutMs {
+            return respond(Reply.error(status: 408, code: "bad_request", message: "the upload stalled"), keepAlive: false)
+        }
         guard webSocket == nil, !closing, !answering else { return }
         if let started = requestStartedMs {
             guard now - started > ClientServer.requestTimeoutMs else { return }
