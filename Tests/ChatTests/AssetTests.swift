@@ -78,6 +78,18 @@ final class AssetTests: XCTestCase {
         XCTAssertFalse(try canRead(h, before, "carol"))
     }
 
+    func testAMessageHiddenByABlockGivesTheBlockerNoAccess() throws {
+        let h = try ChatHarness()
+        let alice = try h.signup("alice"), bob = try h.signup("bob")
+        let id = "a_" + String(repeating: "9", count: 32)
+        try register(h, id, by: "alice")
+        XCTAssertNoThrow(try send(h, alice, ("to", "bob"), kind: "text", assets: [], clientID: "hello").get())
+        XCTAssertNil(h.wait { h.chat.setBlock(bob, target: "alice", blocked: true, reply: $0) }.failureCode)
+        XCTAssertNoThrow(try send(h, alice, ("to", "bob"), assets: [id], clientID: "hidden").get())
+        drain(h)
+        XCTAssertFalse(try canRead(h, id, "bob"), "the message is hidden from him")
+    }
+
     func testAnAvatarIsReadableByAnyoneAndUnreferencedAssetsArePrunedAfterTheGrace() throws {
         let h = try ChatHarness()
         _ = try h.signup("alice"); _ = try h.signup("bob")

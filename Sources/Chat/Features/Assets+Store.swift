@@ -28,6 +28,11 @@ extension ShardStore {
             """, .text(assetID), .int(Int64(limit))).map { ($0.text(0) ?? "", $0.int(1) ?? 0) }
     }
 
+    func isHidden(conversationID: String, seq: Int64, from reader: String) throws(StoreError) -> Bool {
+        try db.queryOne("SELECT 1 FROM messages WHERE conversation_id=? AND seq=? AND hidden_for=?",
+                        .text(conversationID), .int(seq), .text(reader)) != nil
+    }
+
     func addAssetRef(assetID: String, conversationID: String, seq: Int64) throws(StoreError) {
         try write("INSERT OR IGNORE INTO asset_refs(asset_id, conversation_id, seq) VALUES(?,?,?)",
                   .text(assetID), .text(conversationID), .int(seq))

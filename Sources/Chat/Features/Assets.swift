@@ -201,7 +201,8 @@ public struct CanReadSeq: ShardOperation {
               let member = try store.member(conversationID: conversationID, user: reader) else { return false }
         let first = member.firstVisibleSeq(historyVisible: conversation.historyVisible)
         let last = member.leftSeq ?? conversation.lastSeq
-        return seq >= first && seq <= last
+        // A message hidden from the reader (Blocks.swift) does not let them read what it carries.
+        return try seq >= first && seq <= last && !store.isHidden(conversationID: conversationID, seq: seq, from: reader)
     }
 }
 
