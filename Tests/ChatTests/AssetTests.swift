@@ -90,6 +90,21 @@ final class AssetTests: XCTestCase {
         XCTAssertFalse(try canRead(h, id, "bob"), "the message is hidden from him")
     }
 
+    func testAWidelyForwardedAssetStillFindsTheReadersOwnChat() throws {
+        let h = try ChatHarness()
+        let alice = try h.signup("alice")
+        _ = try h.signup("zed")
+        let id = "a_" + String(repeating: "a", count: 32)
+        try register(h, id, by: "alice")
+        for i in 0..<(AssetLimits.maxRefsChecked + 10) {
+            _ = try h.wait { h.chat.router.call(AddAssetRef(assetID: id, conversationID: "dm:aaa:b\(i)", seq: 1), reply: $0) }.get()
+            _ = try h.wait { h.chat.router.call(AddAssetRef(assetID: id, conversationID: "grp:g\(i)", seq: 1), reply: $0) }.get()
+        }
+        XCTAssertNoThrow(try send(h, alice, ("to", "zed"), assets: [id], clientID: "z1").get())
+        drain(h)
+        XCTAssertTrue(try canRead(h, id, "zed"), "dm:alice:zed is found among 148 other refs")
+    }
+
     func testAnAvatarIsReadableByAnyoneAndUnreferencedAssetsArePrunedAfterTheGrace() throws {
         let h = try ChatHarness()
         _ = try h.signup("alice"); _ = try h.signup("bob")

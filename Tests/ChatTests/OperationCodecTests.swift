@@ -117,7 +117,6 @@ final class OperationCodecTests: XCTestCase {
         example([AddAssetRef(assetID: "a_1", conversationID: "dm:alice:bob", seq: 9)], replies: [Done()]),
         example([SetAvatarRef(assetID: "a_1", user: "alice", set: true)], replies: [Done()]),
         example([CanReadSeq(conversationID: "grp:abc", reader: "bob", seq: 4)], replies: [true, false]),
-        example([PruneAssets(shardKey: "a_1", olderThan: 1_763_700_000_000)], replies: [0, 12]),
     ]
     static let asset = AssetMeta(assetID: "a_1", sha256: String(repeating: "ab", count: 32), size: 1 << 20,
                                  contentType: "image/png", uploader: "alice", createdAt: 1_763_700_000_000)

@@ -20,12 +20,27 @@ extension ShardStore {
                         .text(assetID)) != nil
     }
 
-    func messageRefs(assetID: String, limit: Int) throws(StoreError) -> [(String, Int64)] {
-        try db.query("""
+    /// The refs worth asking about for `reader`: first those in direct chats that name the
+    /// reader (`dm:R:x` by index range, `dm:x:R` among the first `scan` direct refs), then
+    /// the first others (groups), `limit` of each kind. A widely forwarded asset thus still
+    /// finds the reader's own chat without asking thousands of conversations.
+    func messageRefs(assetID: String, reader: String, limit: Int, scan: Int = 100_000) throws(StoreError) -> [(String, Int64)] {
+        let row: (Row) -> (String, Int64) = { ($0.text(0) ?? "", $0.int(1) ?? 0) }
+        let first = try db.query("""
+            SELECT conversation_id, seq FROM asset_refs WHERE asset_id=? AND conversation_id >= ? AND conversation_id < ? LIMIT ?
+            """, .text(assetID), .text("dm:\(reader):"), .text("dm:\(reader);"), .int(Int64(limit))).map(row)
+        let second = try db.query("""
+            SELECT conversation_id, seq FROM (
+                SELECT conversation_id, seq FROM asset_refs WHERE asset_id=? AND conversation_id >= 'dm:' AND conversation_id < 'dm;' LIMIT ?)
+            WHERE substr(conversation_id, -length(?)) = ? LIMIT ?
+            """, .text(assetID), .int(Int64(scan)), .text(":\(reader)"), .text(":\(reader)"), .int(Int64(limit))).map(row)
+        let others = try db.query("""
             SELECT conversation_id, seq FROM asset_refs
             WHERE asset_id=? AND NOT (conversation_id >= 'avatar:' AND conversation_id < 'avatar;')
+            AND NOT (conversation_id >= 'dm:' AND conversation_id < 'dm;')
             ORDER BY conversation_id, seq LIMIT ?
-            """, .text(assetID), .int(Int64(limit))).map { ($0.text(0) ?? "", $0.int(1) ?? 0) }
+            """, .text(assetID), .int(Int64(limit))).map(row)
+        return first + second + others
     }
 
     func isHidden(conversationID: String, seq: Int64, from reader: String) throws(StoreError) -> Bool {

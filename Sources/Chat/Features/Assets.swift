@@ -10,11 +10,11 @@ import Wire
 // conversation's shard, with history's rules: a removed member keeps what they could read).
 
 public enum AssetLimits {
-    /// Refs one access check looks through: a user who can read none of the first 64
-    /// conversations that carry an asset is refused (an asset shared that widely is rare,
-    /// and the check must stay bounded).
+    /// Refs of each kind one access check looks through (direct chats naming the reader, then
+    /// other conversations): a group member is refused if the asset is carried by more than
+    /// 64 groups and theirs is not among the first (rare, and the check must stay bounded).
     public static let maxRefsChecked = 64
-    /// Rows the primary deletes per shard and round of garbage collection.
+    /// Rows a shard's primary deletes per round of collection (RelayNode/AssetStore.swift).
     public static let prunePerRound = 500
     /// The `content_type` kept, in bytes (longer ones are refused).
     public static let maxContentTypeBytes = 255
@@ -122,7 +122,7 @@ public struct AssetAccess: ShardOperation {
         if try meta.uploader == reader || store.hasAvatarRef(assetID: assetID) {
             return Grant(meta: meta, readable: true, refs: [])
         }
-        let refs = try store.messageRefs(assetID: assetID, limit: AssetLimits.maxRefsChecked)
+        let refs = try store.messageRefs(assetID: assetID, reader: reader, limit: AssetLimits.maxRefsChecked)
         return Grant(meta: meta, readable: false, refs: refs.map { MessageRef(conversationID: $0.0, seq: $0.1) })
     }
 }
@@ -203,27 +203,6 @@ public struct CanReadSeq: ShardOperation {
         let last = member.leftSeq ?? conversation.lastSeq
         // A message hidden from the reader (Blocks.swift) does not let them read what it carries.
         return try seq >= first && seq <= last && !store.isHidden(conversationID: conversationID, seq: seq, from: reader)
-    }
-}
-
-/// Garbage collection on an asset shard's primary: deletes the rows of assets that nothing
-/// carries and that are older than `olderThan` (a bounded batch). Answers how many went.
-public struct PruneAssets: ShardOperation {
-    public static let code = OperationCode.pruneAssets
-    public var shardKey: String
-    public var olderThan: Int64
-    public init(shardKey: String, olderThan: Int64) {
-        self.shardKey = shardKey
-        self.olderThan = olderThan
-    }
-    /// Any asset id on the shard to prune picks it.
-    public var key: ShardKey { .asset(shardKey) }
-    public func encode(_ w: inout WireWriter) { w.writeString(shardKey); w.writeInt(olderThan) }
-    public init(from r: inout WireReader) throws { self.init(shardKey: try r.readText(), olderThan: try r.readInt()) }
-    public static func encode(reply: Int64, _ w: inout WireWriter) { w.writeInt(reply) }
-    public static func decodeReply(_ r: inout WireReader) throws -> Int64 { try r.readInt() }
-    public func run(in context: ShardContext) throws -> Int64 {
-        try context.store.pruneUnreferencedAssets(olderThan: olderThan, limit: AssetLimits.prunePerRound)
     }
 }
 

@@ -48,7 +48,7 @@ public enum OperationCode: UInt16, Sendable, CaseIterable {
     case usersExist = 45, createList = 46, addListMembers = 47, removeListMember = 48, listsOf = 49, listDetail = 50
     case listMembersPage = 51, createListMessage = 52, listMessageProgress = 53
     // Assets (Assets.swift): 70-79.
-    case registerAsset = 70, assetAccess = 71, addAssetRef = 72, setAvatarRef = 73, canReadSeq = 74, pruneAssets = 75
+    case registerAsset = 70, assetAccess = 71, addAssetRef = 72, setAvatarRef = 73, canReadSeq = 74
 }
 
 /// The table of operations: what a node can serve for a peer.
@@ -65,7 +65,7 @@ public enum Operations {
         SetBlock.self, BlockList.self, SetDirectBlock.self, RecordModeration.self, ModerationLog.self,
         UsersExist.self, CreateList.self, AddListMembers.self, RemoveListMember.self, ListsOf.self, ListDetail.self,
         ListMembersPage.self, CreateListMessage.self, ListMessageProgress.self,
-        RegisterAsset.self, AssetAccess.self, AddAssetRef.self, SetAvatarRef.self, CanReadSeq.self, PruneAssets.self,
+        RegisterAsset.self, AssetAccess.self, AddAssetRef.self, SetAvatarRef.self, CanReadSeq.self,
     ]
 
     static let byCode: [UInt16: any ShardOperation.Type] = {
