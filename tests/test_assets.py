@@ -259,6 +259,9 @@ def test_a_replica_that_lost_the_file_fetches_it_again(acluster):
     for _ in poll(20, f"{replicas[-1]} fetches the file again"):
         if path.exists() and path.stat().st_size == len(data):
             break
+    metrics = acluster.client(replicas[-1]).request("GET", "/metrics").raw.decode()
+    repaired = [line for line in metrics.splitlines() if line.startswith("relay_asset_files_repaired_total{")]
+    assert repaired and int(repaired[0].split()[-1]) >= 1, repaired
     assert hashlib.sha256(path.read_bytes()).hexdigest() == hashlib.sha256(data).hexdigest()
 
 

@@ -157,6 +157,8 @@ final class Node {
             ("peer_handshakes_evicted_total", "unauthenticated peer connections closed to make room for newer ones", peer.handshakesEvicted),
             ("peer_refusal_log_lines_suppressed_total", "peer refusal log lines held back by the rate-limited log", peer.refusalLogLinesSuppressed),
             ("client_turn_deferrals_total", "times a client connection used its share of a loop turn and waited for the next", server.budget.deferrals),
+            ("asset_files_repaired_total", "asset files fetched from another replica because this node lacked them", assets.repaired),
+            ("asset_files_collected_total", "asset files deleted because no asset row on this node names them", assets.collected),
         ] + billingCounters, gauges: [
             ("client_connections", "open client TCP connections", server.connectionCount),
             ("websocket_sessions", "open WebSocket sessions", registry.count),
