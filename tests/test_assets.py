@@ -293,3 +293,25 @@ def test_the_asset_survives_kill_9_of_its_shard_primary_after_the_201(acluster):
             assert got.raw == data, nid
     finally:
         acluster.start(primary)
+
+
+def test_an_asset_no_message_carries_is_deleted_after_the_grace(tmp_path):
+    """One node, `asset_grace_s` 1: the row and then the file of an asset nothing carries go;
+    an asset a message carries stays."""
+    with formed_cluster(tmp_path, ["n1"], replication=1, extra={"password_hash_cost": 1, "asset_grace_s": 1}) as cluster:
+        c = cluster.client("n1")
+        alice, ta = c.signup(unique_user("alice"))
+        bob, _ = c.signup(unique_user("bob"))
+        loose, kept = os.urandom(5000), os.urandom(6000)
+        loose_id = upload(cluster, "n1", ta, loose).json["asset_id"]
+        kept_id = upload(cluster, "n1", ta, kept).json["asset_id"]
+        status, ack = c.http("POST", "/v1/messages", {"client_id": "k", "to": bob, "kind": "file", "body": "",
+                                                      "attachments": [kept_id]}, ta)
+        assert status == 200, ack
+        folder = cluster.nodes["n1"].data / "assets"
+        for _ in poll(15, "the loose asset's row and file are deleted"):
+            if download(cluster, "n1", ta, loose_id).status == 404 and not (folder / hashlib.sha256(loose).hexdigest()).exists():
+                break
+        got = download(cluster, "n1", ta, kept_id)
+        assert got.status == 200 and got.raw == kept
+        assert (folder / hashlib.sha256(kept).hexdigest()).exists()

@@ -22,14 +22,16 @@ final class AssetStore {
     /// Rounds of "copy to the replicas, then check the replica set again" before an upload
     /// gives up with `unavailable` (the set changes only on failures and rebalancing).
     static let maxReplicationRounds = 4
-    /// How often repair looks for missing files and collection for unneeded ones.
+    /// How often repair looks for missing files, and collection for unneeded ones (every
+    /// minute, or half the grace when `asset_grace_s` is shorter: tests use a second or two).
     static let repairIntervalMs: Int64 = 5_000
-    static let collectIntervalMs: Int64 = 60_000
+    var collectIntervalMs: Int64 { max(500, min(60_000, node.config.assetGraceS * 500)) }
     /// Rows repair looks at per shard and round, and files it fetches at once.
     static let repairRowsPerShard = 200
     static let maxConcurrentRepairs = 2
-    /// A stored file younger than this is never collected: its row may still be on its way.
-    static let collectMinAgeS: Double = 600
+    /// A stored file younger than this is never collected: its row may still be on its way
+    /// (ten minutes, or the grace when shorter).
+    var collectMinAgeS: Double { Double(min(600, node.config.assetGraceS)) }
 
     enum Op: UInt16 {
         /// request: a piece of a file for the receiver to store (sha256, size, offset, bytes);
@@ -311,7 +313,7 @@ final class AssetStore {
     }
 
     private func scheduleCollect() {
-        _ = node.loop.schedule(afterMs: Self.collectIntervalMs) { [weak self] in
+        _ = node.loop.schedule(afterMs: collectIntervalMs) { [weak self] in
             guard let self else { return }
             collectRound()
             scheduleCollect()
@@ -327,7 +329,7 @@ final class AssetStore {
             _ = try? node.files.store(shard).pruneUnreferencedAssets(olderThan: before, limit: AssetLimits.prunePerRound)
         }
         let shards = node.files.shardsOnDisk()
-        for file in files.storedFiles() where file.ageS > Self.collectMinAgeS {
+        for file in files.storedFiles() where file.ageS > collectMinAgeS {
             let named = shards.contains { shard in (try? node.files.store(shard).hasAssetFile(sha256: file.sha256)) ?? true }
             if !named {
                 files.remove(file.sha256)

@@ -163,7 +163,7 @@ final class ClientConnection {
     func respondStreaming(_ head: HTTPResponse, length: Int, keepAlive: Bool, headOnly: Bool,
                           read: @escaping (_ offset: Int, _ maxBytes: Int, _ deliver: @escaping ([UInt8]?) -> Void) -> Void) {
         guard answering, !closing else { return }
-        guard !headOnly, length > 0 else {
+        guard !headOnly, length > 0, head.status != 304 else {
             var response = head
             response.headers.set("Access-Control-Allow-Origin", "*")
             tcp.write(response.serializeHead(contentLength: length, keepAlive: keepAlive))

@@ -69,8 +69,10 @@ extension HTTPAPI {
                 head.headers.set("Cache-Control", Self.assetCacheControl)
                 head.headers.set("Accept-Ranges", "bytes")
                 if ifNoneMatchMatches(request.headers["If-None-Match"], etag: etag) {
+                    // RFC 9110 15.4.5: no content; a Content-Length, if any, must be the 200's.
                     head.status = 304
-                    return respond(head)
+                    call.connection?.respondStreaming(head, length: Int(meta.size), keepAlive: request.keepAlive, headOnly: true) { _, _, _ in }
+                    return
                 }
                 let size = Int(meta.size)
                 var first = 0, count = size
