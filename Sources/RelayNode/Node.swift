@@ -23,6 +23,8 @@ final class Node {
     let workers: WorkerPool
     private(set) var server: ClientServer!
     let startedAtMs: Int64
+    /// The web client's files, served at `/`.
+    let web = WebClient.bundled()
     let random = SystemRandom()
     /// Asset files and their transfers (AssetStore.swift, docs/ASSETS.md).
     private(set) var assets: AssetStore!
@@ -159,7 +161,7 @@ final class Node {
             ("client_turn_deferrals_total", "times a client connection used its share of a loop turn and waited for the next", server.budget.deferrals),
             ("asset_files_repaired_total", "asset files fetched from another replica because this node lacked them", assets.repaired),
             ("asset_files_collected_total", "asset files deleted because no asset row on this node names them", assets.collected),
-        ] + billingCounters, gauges: [
+        ] + presenceCounters + billingCounters, gauges: [
             ("client_connections", "open client TCP connections", server.connectionCount),
             ("websocket_sessions", "open WebSocket sessions", registry.count),
             ("online_users", "users with a WebSocket on this node", registry.onlineUsers),
@@ -167,6 +169,14 @@ final class Node {
             ("login_throttle_records", "entries held by the login throttle", chat.loginThrottle.records),
             ("peer_handshaking_connections", "accepted peer connections still handshaking", cluster.peer.handshakingConnections),
         ], logins: chat.loginThrottle.stats)
+    }
+
+    /// Presence as decided here, as some users' shard primary (PresenceTracker.swift).
+    private var presenceCounters: [(String, String, Int)] {
+        let p = cluster.presence!
+        return [("presence_transitions_total", "users' online/offline changes stored by this node as their shard's primary", p.transitions),
+                ("presence_events_pushed_total", "presence events pushed by this node: one per online recipient of a transition", p.eventsPushed),
+                ("presence_calls_failed_total", "presence updates that failed here and wait for the next sweep", p.failedCalls)]
     }
 
     /// The HTTP billing adapter's answers (none with the ledger).

@@ -15,7 +15,11 @@ public final class ShardContext {
     /// The reply waits for this job to finish (the first run of a job the rule enqueued).
     private(set) var replyAfterJob: String?
 
-    init(shard: Int, store: ShardStore, now: Int64, random: RandomSource) {
+    /// The per-(user, conversation) limit on typing events (TypingLimit.swift).
+    let typing: TypingLimiter
+
+    init(shard: Int, store: ShardStore, now: Int64, random: RandomSource, typing: TypingLimiter) {
+        self.typing = typing
         self.shard = shard
         self.store = store
         self.now = now
