@@ -105,6 +105,26 @@ final class AssetTests: XCTestCase {
         XCTAssertTrue(try canRead(h, id, "zed"), "dm:alice:zed is found among 148 other refs")
     }
 
+    func testAProfileTakesOnlyAnAvatarItsOwnerCanReadAndMakesItReadableToOthers() throws {
+        let h = try ChatHarness()
+        let alice = try h.signup("alice")
+        _ = try h.signup("bob")
+        let mine = "a_" + String(repeating: "b", count: 32), bobs = "a_" + String(repeating: "d", count: 32)
+        let next = "a_" + String(repeating: "e", count: 32)
+        try register(h, mine, by: "alice")
+        try register(h, bobs, by: "bob")
+        try register(h, next, by: "alice")
+        let patch = { (avatar: String) in h.wait { h.chat.updateProfile(alice, try! ProfilePatch(["avatar": .string(avatar)]), reply: $0) } }
+        XCTAssertEqual(patch(bobs).failureCode, .notFound, "not hers to show")
+        XCTAssertFalse(try canRead(h, mine, "bob"))
+        XCTAssertEqual(try patch(mine).get()["avatar"], .string(mine))
+        XCTAssertTrue(try canRead(h, mine, "bob"), "an avatar is readable by anyone signed in")
+        XCTAssertEqual(try patch(next).get()["avatar"], .string(next))
+        h.settle()
+        XCTAssertTrue(try canRead(h, next, "bob"))
+        XCTAssertFalse(try canRead(h, mine, "bob"), "the replaced avatar is alice's alone again")
+    }
+
     func testAnAvatarIsReadableByAnyoneAndUnreferencedAssetsArePrunedAfterTheGrace() throws {
         let h = try ChatHarness()
         _ = try h.signup("alice"); _ = try h.signup("bob")
