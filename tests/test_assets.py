@@ -92,6 +92,11 @@ def test_an_upload_reads_back_from_every_node_with_its_headers(acluster):
     assert r.status == 206 and r.raw == data[-10:]
     r = download(acluster, "n1", ta, asset_id, {"Range": f"bytes={len(data)}-"})
     assert r.status == 416 and r.header("content-range") == f"bytes */{len(data)}"
+    r = download(acluster, "n3", ta, asset_id, {"Range": "bytes=0-1,5-6"})
+    assert r.status == 200 and r.raw == data, "several ranges: the whole body"
+    head = acluster.client("n2").request("HEAD", f"/v1/assets/{asset_id}", token=ta)
+    assert head.status == 200 and head.raw == b"" and head.header("content-length") == str(len(data))
+    assert head.header("etag") == etag
     # The node that is not a replica serves it by relaying from one (its own cached copy from
     # an upload through it, if any, is dropped first).
     status, body = acluster.client("n1").http("GET", f"/v1/cluster/shards?asset={asset_id}")
@@ -144,6 +149,25 @@ def test_an_upload_cut_off_or_stalled_leaves_no_file_behind(acluster):
         answer = s.recv(4096)
     assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
     assert not list(tmp.iterdir())
+
+
+def test_an_upload_that_expects_100_continue_gets_it_then_its_201(acluster):
+    _, ta = acluster.client("n2").signup(unique_user("alice"))
+    host, _ = acluster.addr("n2")
+    body = os.urandom(50_000)
+    with socket.create_connection(acluster.addr("n2"), timeout=10) as s:
+        s.sendall(f"POST /v1/assets HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {ta}\r\n"
+                  f"Content-Type: audio/ogg\r\nContent-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n".encode())
+        interim = s.recv(4096)
+        assert interim.startswith(b"HTTP/1.1 100"), interim
+        s.sendall(body)
+        answer = b""
+        while b"}" not in answer:
+            chunk = s.recv(4096)
+            assert chunk, answer
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 201"), answer[:300]
+    assert b'"content_type":"audio/ogg"' in answer and f'"size":{len(body)}'.encode() in answer
 
 
 def test_a_100_mib_upload_keeps_the_node_memory_flat(acluster):
