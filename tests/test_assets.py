@@ -40,15 +40,12 @@ def download(cluster: Cluster, nid: str, token: str, asset_id: str, headers: dic
 
 
 def raw_exchange(cluster: Cluster, nid: str, head: str) -> bytes:
-    """Sends a request head (and no body) and returns what the node answers before closing or
-    within a few seconds."""
+    """Sends a request head (and no body) and returns what the node answers until it closes
+    the connection (an answer before the body's end closes it)."""
     with socket.create_connection(cluster.addr(nid), timeout=10) as s:
         s.sendall(head.encode())
         data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
+        while chunk := s.recv(4096):
             data += chunk
         return data
 
