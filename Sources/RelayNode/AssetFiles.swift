@@ -95,7 +95,7 @@ final class AssetWriter: @unchecked Sendable {
 
     /// Appends (on the loop: a write to the page cache, tens of microseconds per piece).
     func append(_ bytes: [UInt8]) {
-        guard !failed else { return }
+        guard !failed, finished == nil else { failed = true; return }
         hasher.update(bytes)
         var done = 0
         while done < bytes.count {
@@ -107,8 +107,14 @@ final class AssetWriter: @unchecked Sendable {
         written += Int64(bytes.count)
     }
 
-    /// The digest of what was appended (call once).
-    func digest() -> String { Hex.encode(hasher.finish()) }
+    /// The digest of what was appended, once everything is (later appends are refused).
+    func digest() -> String {
+        if let finished { return finished }
+        let hex = Hex.encode(hasher.finish())
+        finished = hex
+        return hex
+    }
+    private var finished: String?
 
     /// Syncs and renames the file to `destination` (an existing one with these contents is
     /// kept and the temporary dropped). Blocking: run it on a worker.

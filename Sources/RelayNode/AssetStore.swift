@@ -34,8 +34,11 @@ final class AssetStore {
     var collectMinAgeS: Double { Double(min(600, node.config.assetGraceS)) }
 
     enum Op: UInt16 {
-        /// request: a piece of a file for the receiver to store (sha256, size, offset, bytes);
-        /// answers 1 once the receiver holds the whole file (at once if it had it), else 0.
+        /// request: a piece of a file for the receiver to store (transfer key, sha256, size,
+        /// offset, bytes); answers 1 once the receiver holds the whole file (at once if it had
+        /// it), else 0. The key names the transfer (the hash for a copy of a stored file, the
+        /// asset id for a copy made while the upload arrives, whose hash is known only with its
+        /// last piece: earlier pieces carry an empty one).
         case put = 130
         /// request: bytes of a stored file (sha256, offset, length).
         case read = 131
@@ -83,25 +86,53 @@ final class AssetStore {
 
     // MARK: Uploads
 
-    /// After an upload's last byte: checks, syncs and installs the file here, copies it to the
-    /// asset shard's replicas, then registers the row. `done` answers the client.
-    func finishUpload(_ writer: AssetWriter, assetID: String, contentType: String, uploader: String,
+    /// Starts an upload of `size` bytes: a temporary file here, and a copy to each other replica
+    /// of the asset's shard made as the bytes arrive (nil: no file could be created).
+    func beginUpload(assetID: String, size: Int64) -> AssetUpload? {
+        guard let writer = files.createTemporary() else { return nil }
+        let targets = replicas(of: assetID).filter { $0 != me }
+        return AssetUpload(store: self, assetID: assetID, size: size, writer: writer,
+                           copies: targets.map { StreamedCopy(target: $0) })
+    }
+
+    /// Sends one piece of an upload to a replica as it arrives (see `AssetUpload`).
+    fileprivate func send(_ bytes: [UInt8], of upload: AssetUpload, offset: Int64, sha: String, to copy: StreamedCopy) {
+        var w = WireWriter()
+        w.writeString(upload.assetID); w.writeString(sha); w.writeInt(upload.size); w.writeInt(offset); w.writeBytes(bytes)
+        copy.inFlightBytes += bytes.count
+        peer.request(copy.target, operation: Op.put.rawValue, payload: w.bytes, timeoutMs: 20_000) { result in
+            copy.inFlightBytes -= bytes.count
+            switch result {
+            case .failure: copy.state = .failed
+            case .success(let reply): if reply.first == 1 { copy.state = .stored }
+            }
+            upload.copyChanged()
+        }
+    }
+
+    /// After an upload's last byte: syncs and installs the file here, waits for the copies made
+    /// while it arrived, copies it to the replicas those did not cover, then registers the row.
+    /// `done` answers the client.
+    func finishUpload(_ upload: AssetUpload, contentType: String, uploader: String,
                       done: @escaping (Result<AssetMeta, ChatError>) -> Void) {
+        let writer = upload.writer, assetID = upload.assetID
         let sha = writer.digest(), size = writer.written
         let destination = files.path(sha)
         let started = node.loop.monotonicMs
         node.workers.submit({ writer.install(at: destination) }) { [self] installed in
             guard installed else { return done(.failure(ChatError(.unavailable, "the asset could not be stored"))) }
+            upload.whenCopiesSettle { [self] streamed in
             let synced = node.loop.monotonicMs
-            replicate(sha: sha, size: size, assetID: assetID, round: 1, copied: [me]) { [self] result in
+            replicate(sha: sha, size: size, assetID: assetID, round: 1, copied: streamed.union([me])) { [self] result in
                 if case .failure(let error) = result { return done(.failure(error)) }
                 let copied = node.loop.monotonicMs
                 let meta = AssetMeta(assetID: assetID, sha256: sha, size: size, contentType: contentType, uploader: uploader, createdAt: 0)
                 node.cluster.router.call(RegisterAsset(meta)) { [self] result in
-                    node.log.info("asset \(assetID): \(size) bytes synced in \(synced - started) ms, copied in \(copied - synced) ms, "
-                                  + "registered in \(node.loop.monotonicMs - copied) ms")
+                    node.log.info("asset \(assetID): \(size) bytes synced and \(streamed.count) copies made as it arrived in "
+                                  + "\(synced - started) ms, other copies in \(copied - synced) ms, registered in \(node.loop.monotonicMs - copied) ms")
                     done(result.map { _ in meta })
                 }
+            }
             }
         }
         .orRefuse { done(.failure(.unavailable("the node is busy", retryAfterMs: 1_000))) }
@@ -151,7 +182,7 @@ final class AssetStore {
                 next += Int64(length)
                 inFlight += 1
                 var w = WireWriter()
-                w.writeString(sha); w.writeInt(size); w.writeInt(at); w.writeBytes(bytes)
+                w.writeString(sha); w.writeString(sha); w.writeInt(size); w.writeInt(at); w.writeBytes(bytes)
                 peer.request(target, operation: Op.put.rawValue, payload: w.bytes, timeoutMs: 20_000) { result in
                     inFlight -= 1
                     switch result {
@@ -175,9 +206,9 @@ final class AssetStore {
             var r = WireReader(payload)
             switch Op(rawValue: operation) {
             case .put:
-                let sha = try r.readText(), size = try r.readInt(), offset = try r.readInt()
+                let key = try r.readText(), sha = try r.readText(), size = try r.readInt(), offset = try r.readInt()
                 let bytes = try r.readBytes(maxBytes: Self.pieceBytes)
-                receive(from: from, sha: sha, size: size, offset: offset, bytes: bytes, respond: respond)
+                receive(from: from, key: key, sha: sha, size: size, offset: offset, bytes: bytes, respond: respond)
             case .read:
                 let sha = try r.readText(), offset = try r.readInt(), length = Int(try r.readU32())
                 guard length <= Self.pieceBytes, offset >= 0, let bytes = files.read(sha, offset: offset, length: length) else {
@@ -192,12 +223,12 @@ final class AssetStore {
         }
     }
 
-    private func receive(from: String, sha: String, size: Int64, offset: Int64, bytes: [UInt8],
+    private func receive(from: String, key transfer: String, sha: String, size: Int64, offset: Int64, bytes: [UInt8],
                          respond: @escaping (Result<[UInt8], PeerHandlerError>) -> Void) {
-        guard AssetFiles.isValidName(sha), size > 0 else { return respond(.failure(PeerHandlerError("bad asset name"))) }
-        let key = from + "/" + sha
+        guard !transfer.isEmpty, transfer.utf8.count <= 80, size > 0 else { return respond(.failure(PeerHandlerError("bad asset transfer"))) }
+        let key = from + "/" + transfer
         if offset == 0 {
-            if files.has(sha, size: size) { return respond(.success([1])) }
+            if AssetFiles.isValidName(sha), files.has(sha, size: size) { return respond(.success([1])) }
             incoming.removeValue(forKey: key)?.writer.discard()
             guard let writer = files.createTemporary() else { return respond(.failure(PeerHandlerError("cannot create a file"))) }
             incoming[key] = Incoming(writer: writer, size: size, lastMs: node.loop.monotonicMs)
@@ -213,7 +244,7 @@ final class AssetStore {
         guard entry.writer.written == size else { return respond(.success([0])) }
         incoming[key] = nil
         let writer = entry.writer
-        guard writer.digest() == sha else {
+        guard AssetFiles.isValidName(sha), writer.digest() == sha else {
             writer.discard()
             return respond(.failure(PeerHandlerError("asset \(sha): the bytes do not match their hash")))
         }
@@ -342,4 +373,72 @@ final class AssetStore {
 extension Bool {
     /// `WorkerPool.submit` said no: run the refusal.
     fileprivate func orRefuse(_ refused: () -> Void) { if !self { refused() } }
+}
+
+/// One replica's copy of an upload, made as the upload arrives.
+final class StreamedCopy {
+    enum State { case sending, stored, failed }
+    let target: String
+    var state = State.sending
+    var inFlightBytes = 0
+    init(target: String) { self.target = target }
+}
+
+/// An upload under way: its temporary file and its copies to the other replicas, each piece
+/// sent on as it is written here. The copies' unanswered bytes are bounded
+/// (`maxCopyLagBytes`): past it the client's body waits (TCP slows the client). A copy that
+/// fails is dropped; `finishUpload` makes it again from the stored file.
+final class AssetUpload {
+    /// Unanswered bytes of one copy before the upload waits for it: four pieces in flight.
+    static let maxCopyLagBytes = AssetStore.pushWindow * AssetStore.pieceBytes
+
+    unowned let store: AssetStore
+    let assetID: String
+    let size: Int64
+    let writer: AssetWriter
+    let copies: [StreamedCopy]
+    /// Pauses (true) or resumes the client's body.
+    var setPaused: ((Bool) -> Void)?
+    private var settled: ((Set<String>) -> Void)?
+
+    init(store: AssetStore, assetID: String, size: Int64, writer: AssetWriter, copies: [StreamedCopy]) {
+        self.store = store
+        self.assetID = assetID
+        self.size = size
+        self.writer = writer
+        self.copies = copies
+    }
+
+    /// A piece of the body: written and hashed here, then sent to every copy still going (the
+    /// last piece with the hash, which the replica checks before it keeps the file).
+    func append(_ bytes: [UInt8]) {
+        let offset = writer.written
+        writer.append(bytes)
+        guard !writer.failed else { return }
+        let sha = writer.written == size ? writer.digest() : ""
+        for copy in copies where copy.state == .sending { store.send(bytes, of: self, offset: offset, sha: sha, to: copy) }
+        copyChanged()
+    }
+
+    /// The client left: the copies stop (the replicas drop their partial files on a timeout).
+    func abort() {
+        for copy in copies where copy.state == .sending { copy.state = .failed }
+        writer.discard()
+    }
+
+    func copyChanged() {
+        setPaused?(copies.contains { $0.state == .sending && $0.inFlightBytes >= Self.maxCopyLagBytes })
+        if let settled, !copies.contains(where: { $0.state == .sending && $0.inFlightBytes > 0 }) {
+            self.settled = nil
+            for copy in copies where copy.state == .sending { copy.state = .failed }   // never completed
+            settled(Set(copies.filter { $0.state == .stored }.map(\.target)))
+        }
+    }
+
+    /// Calls `done` with the replicas that hold the file once every copy has stored it or
+    /// failed.
+    func whenCopiesSettle(_ done: @escaping (Set<String>) -> Void) {
+        settled = done
+        copyChanged()
+    }
 }

@@ -39,6 +39,16 @@ final class ClientConnection {
     /// When the streamed body last delivered bytes: one that stalls for
     /// `ClientServer.requestTimeoutMs` is answered 408 and its connection closed.
     private var bodyLastByteMs: Int64 = 0
+    /// The consumer cannot take more now (its copies to other nodes lag): reading waits.
+    private var bodyPaused = false
+
+    /// Pauses or resumes taking the streamed body (the consumer's own backpressure).
+    func setBodyPaused(_ paused: Bool) {
+        guard bodyPaused != paused else { return }
+        bodyPaused = paused
+        bodyLastByteMs = server.now
+        if !paused, bodyConsumer != nil { drainBody() } else { updateReading() }
+    }
     /// A streamed answer (an asset download) being written as the client reads it.
     private var bodySource: BodySource?
 
@@ -141,7 +151,7 @@ final class ClientConnection {
     /// admitted by the turn's budget, and a connection over its share waits for a later turn
     /// with the rest left in its parser (at most one turn's read) and its socket paused.
     private func drainBody() {
-        while let consumer = bodyConsumer, parser.bufferedByteCount > 0 || parser.streamedBodyRemaining == 0 {
+        while let consumer = bodyConsumer, !bodyPaused, parser.bufferedByteCount > 0 || parser.streamedBodyRemaining == 0 {
             guard server.budget.hasRoom(budget) else { break }
             server.budget.spend(budget)
             bodyLastByteMs = server.now
@@ -272,7 +282,7 @@ final class ClientConnection {
         if let webSocket {
             wanted = webSocket.wantsInput && !budget.isWaiting
         } else if bodyConsumer != nil {
-            wanted = !budget.isWaiting
+            wanted = !budget.isWaiting && !bodyPaused
         } else {
             wanted = !budget.isWaiting && tcp.pendingWriteBytes <= Self.maxUnsentBytes
                 && !(answering && parser.bufferedByteCount >= Self.maxReadAheadBytes)
@@ -303,7 +313,7 @@ final class ClientConnection {
 
     /// Closes slow or idle HTTP clients (the WebSocket session times itself).
     func sweep(now: Int64) {
-        if bodyConsumer != nil, !closing, now - bodyLastByteMs > ClientServer.requestTimeoutMs {
+        if bodyConsumer != nil, !bodyPaused, !closing, now - bodyLastByteMs > ClientServer.requestTimeoutMs {
             return respond(Reply.error(status: 408, code: "bad_request", message: "the upload stalled"), keepAlive: false)
         }
         guard webSocket == nil, !closing, !answering else { return }

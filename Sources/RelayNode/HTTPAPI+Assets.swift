@@ -25,18 +25,20 @@ extension HTTPAPI {
         let expectsContinue = call.request.headers["Expect"].map { $0.lowercased() == "100-continue" } ?? false
         authenticated(call) { [self] session in
             guard let connection = call.connection else { return }
-            guard let writer = node.assets.files.createTemporary() else {
+            let assetID = "a_" + Hex.encode(node.random.bytes(16))
+            guard let upload = node.assets.beginUpload(assetID: assetID, size: Int64(length)) else {
                 return respond(Reply.error(.unavailable("the asset could not be stored", retryAfterMs: 1_000)))
             }
-            let assetID = "a_" + Hex.encode(node.random.bytes(16))
+            upload.setPaused = { [weak connection] paused in connection?.setBodyPaused(paused) }
             connection.streamBody(expectsContinue: expectsContinue, ClientConnection.BodyConsumer(
-                consume: { writer.append($0) },
+                consume: { upload.append($0) },
                 finished: { [self] in
-                    guard !writer.failed, writer.written == Int64(length) else {
-                        writer.discard()
+                    upload.setPaused = nil
+                    guard !upload.writer.failed, upload.writer.written == Int64(length) else {
+                        upload.abort()
                         return respond(Reply.error(.unavailable("the asset could not be stored", retryAfterMs: 1_000)))
                     }
-                    node.assets.finishUpload(writer, assetID: assetID, contentType: contentType, uploader: session.user) { result in
+                    node.assets.finishUpload(upload, contentType: contentType, uploader: session.user) { result in
                         switch result {
                         case .failure(let error): respond(Reply.error(error))
                         case .success(let meta):
@@ -45,7 +47,7 @@ extension HTTPAPI {
                         }
                     }
                 },
-                aborted: { writer.discard() }))
+                aborted: { upload.setPaused = nil; upload.abort() }))
         }
     }
 
