@@ -115,27 +115,35 @@ final class AssetStore {
     /// `done` answers the client.
     func finishUpload(_ upload: AssetUpload, contentType: String, uploader: String,
                       done: @escaping (Result<AssetMeta, ChatError>) -> Void) {
-        let writer = upload.writer, assetID = upload.assetID
-        let sha = writer.digest(), size = writer.written
-        let destination = files.path(sha)
+        let writer = upload.writer
+        let meta = AssetMeta(assetID: upload.assetID, sha256: writer.digest(), size: writer.written, contentType: contentType,
+                             uploader: uploader, createdAt: 0)
+        let destination = files.path(meta.sha256)
         let started = node.loop.monotonicMs
-        node.workers.submit({ writer.install(at: destination) }) { [self] installed in
-            guard installed else { return done(.failure(ChatError(.unavailable, "the asset could not be stored"))) }
+        let submitted = node.workers.submit({ writer.install(at: destination) }) { [self] installed in
+            guard installed else { return done(.failure(.unavailable("the asset could not be stored", retryAfterMs: 1_000))) }
             upload.whenCopiesSettle { [self] streamed in
-            let synced = node.loop.monotonicMs
-            replicate(sha: sha, size: size, assetID: assetID, round: 1, copied: streamed.union([me])) { [self] result in
-                if case .failure(let error) = result { return done(.failure(error)) }
-                let copied = node.loop.monotonicMs
-                let meta = AssetMeta(assetID: assetID, sha256: sha, size: size, contentType: contentType, uploader: uploader, createdAt: 0)
-                node.cluster.router.call(RegisterAsset(meta)) { [self] result in
-                    node.log.info("asset \(assetID): \(size) bytes synced and \(streamed.count) copies made as it arrived in "
-                                  + "\(synced - started) ms, other copies in \(copied - synced) ms, registered in \(node.loop.monotonicMs - copied) ms")
-                    done(result.map { _ in meta })
-                }
-            }
+                register(meta, streamed: streamed, startedMs: started, done: done)
             }
         }
-        .orRefuse { done(.failure(.unavailable("the node is busy", retryAfterMs: 1_000))) }
+        if !submitted {
+            upload.abort()
+            done(.failure(.unavailable("the node is busy", retryAfterMs: 1_000)))
+        }
+    }
+
+    /// Copies the stored file to the replicas `streamed` does not cover, then registers the row.
+    private func register(_ meta: AssetMeta, streamed: Set<String>, startedMs: Int64, done: @escaping (Result<AssetMeta, ChatError>) -> Void) {
+        let synced = node.loop.monotonicMs
+        replicate(sha: meta.sha256, size: meta.size, assetID: meta.assetID, round: 1, copied: streamed.union([me])) { [self] result in
+            if case .failure(let error) = result { return done(.failure(error)) }
+            let copied = node.loop.monotonicMs
+            node.cluster.router.call(RegisterAsset(meta)) { [self] result in
+                node.log.info("asset \(meta.assetID): \(meta.size) bytes synced and \(streamed.count) copies made as it arrived in "
+                              + "\(synced - startedMs) ms, other copies in \(copied - synced) ms, registered in \(node.loop.monotonicMs - copied) ms")
+                done(result.map { _ in meta })
+            }
+        }
     }
 
     /// Copies the file to every replica of the asset's shard that lacks it, then checks the
@@ -368,11 +376,6 @@ final class AssetStore {
             }
         }
     }
-}
-
-extension Bool {
-    /// `WorkerPool.submit` said no: run the refusal.
-    fileprivate func orRefuse(_ refused: () -> Void) { if !self { refused() } }
 }
 
 /// One replica's copy of an upload, made as the upload arrives.
