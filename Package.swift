@@ -17,7 +17,9 @@ let package = Package(
         .systemLibrary(name: "CSystem", path: "Sources/CSystem"),
 
         // Pure modules: no sockets, no clock, no threads.
-        .target(name: "Hashing"),
+        // Optimised even in debug builds: assets are hashed as they stream in (100 MiB in a
+        // test), which unoptimised SHA-256 would take seconds of loop time for.
+        .target(name: "Hashing", swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "JSON"),
         .target(name: "HTTPWire", dependencies: ["Hashing"]),
         .target(name: "Ring"),

@@ -270,9 +270,16 @@ def test_writing_to_a_conversation_you_are_not_in_is_forbidden(client, pair):
 def test_every_client_kind_is_accepted_and_stored_verbatim(client, pair):
     (a, ta), (b, tb), conv = pair
     kinds = ["text", "image", "video", "audio", "file", "ciphertext"]
+    # Media kinds carry an asset (docs/ASSETS.md).
+    up = client.request("POST", "/v1/assets", raw=b"\x89PNG", token=ta, headers={"Content-Type": "image/png"})
+    assert up.status == 201, (up.status, up.json)
     for kind in kinds:
         body = "b64:AAECAwQ=" if kind == "ciphertext" else f"a {kind}"
-        client.send(ta, client_id=f"kind-{kind}", to=b, kind=kind, body=body)
+        req = {"client_id": f"kind-{kind}", "to": b, "kind": kind, "body": body}
+        if kind in ("image", "video", "audio", "file"):
+            req["attachments"] = [up.json["asset_id"]]
+        status, ack = client.http("POST", "/v1/messages", req, ta)
+        assert status == 200, (kind, status, ack)
     stored = [(m["kind"], m["body"]) for m in client.history(tb, conv)[1]["messages"]]
     assert [k for k, _ in stored] == kinds, stored
 

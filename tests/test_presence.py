@@ -157,9 +157,13 @@ def test_last_seen_follows_each_setting_in_reads_and_events(rcluster):
 def test_profile_shows_about_and_avatar_per_profile_visibility(rcluster):
     (alice, ta), (bob, tb), (carol, tc), (dave, td) = users(rcluster)
     c1, c2, c3 = (rcluster.client(n) for n in NODES)
-    me = patch_me(rcluster, "n1", ta, {"display_name": "Alice A", "about": "hello 😀", "avatar": "a_0123abcd",
+    # The avatar is an asset Alice uploaded (docs/ASSETS.md).
+    up = c1.request("POST", "/v1/assets", raw=b"\x89PNG", token=ta, headers={"Content-Type": "image/png"})
+    assert up.status == 201, (up.status, up.json)
+    avatar = up.json["asset_id"]
+    me = patch_me(rcluster, "n1", ta, {"display_name": "Alice A", "about": "hello 😀", "avatar": avatar,
                                        "profile_visibility": "contacts"})
-    assert me == {"user": alice, "display_name": "Alice A", "about": "hello 😀", "avatar": "a_0123abcd", "last_seen": None,
+    assert me == {"user": alice, "display_name": "Alice A", "about": "hello 😀", "avatar": avatar, "last_seen": None,
                   "last_seen_visibility": "everyone", "profile_visibility": "contacts"}, me
     assert c2.http("GET", "/v1/users/me", token=ta) == (200, me)
 
@@ -168,9 +172,11 @@ def test_profile_shows_about_and_avatar_per_profile_visibility(rcluster):
         assert status == 200, p
         return p["display_name"], p["about"], p["avatar"]
 
-    assert view(tb) == ("Alice A", "hello 😀", "a_0123abcd")
-    assert view(td) == ("Alice A", "hello 😀", "a_0123abcd"), "a group co-member is a contact"
+    assert view(tb) == ("Alice A", "hello 😀", avatar)
+    assert view(td) == ("Alice A", "hello 😀", avatar), "a group co-member is a contact"
     assert view(tc) == ("Alice A", None, None), "display_name is always visible"
+    # Anyone signed in may fetch the avatar's bytes (docs/ASSETS.md), from any node.
+    assert c3.request("GET", f"/v1/assets/{avatar}", token=tb).raw == b"\x89PNG"
     patch_me(rcluster, "n2", ta, {"profile_visibility": "nobody"})
     assert view(tb) == ("Alice A", None, None)
     patch_me(rcluster, "n2", ta, {"profile_visibility": "everyone", "avatar": None})

@@ -12,8 +12,14 @@ extension ChatService {
     static let maxOpening = 10_000
 
     public func send(_ session: Session, _ command: SendCommand, origin: ConnectionRef?, reply: @escaping (Result<Ack, ChatError>) -> Void) {
-        if !command.attachments.isEmpty {
-            return reply(.failure(ChatError(.notFound, "unknown asset \(command.attachments[0])")))
+        if !command.attachments.isEmpty, !command.attachmentsChecked {
+            // Assets (ChatService+Assets.swift): only assets the sender can read.
+            return checkAttachments(command.attachments[...], user: session.user) { [self] checked in
+                if case .failure(let error) = checked { return reply(.failure(error)) }
+                var command = command
+                command.attachmentsChecked = true
+                self.send(session, command, origin: origin, reply: reply)
+            }
         }
         if command.tip != nil { return sendTip(session, command, origin: origin, reply: reply) }   // ChatService+Wallet.swift
         let conversationID: String
@@ -21,9 +27,12 @@ extension ChatService {
         case .user(let to): conversationID = Identifiers.directConversation(session.user, to)
         case .conversation(let id): conversationID = id
         }
-        let send = SendMessage(NewMessage(conversationID: conversationID, sender: session.user, clientID: command.clientID,
-                                          kind: command.kind, body: command.body, attachments: command.attachments,
-                                          tip: command.tip, origin: origin))
+        var message = NewMessage(conversationID: conversationID, sender: session.user, clientID: command.clientID,
+                                 kind: command.kind, body: command.body, attachments: command.attachments,
+                                 tip: command.tip, origin: origin)
+        message.width = command.width
+        message.height = command.height
+        let send = SendMessage(message)
         // A direct chat this node has not seen open is opened first, and sends to it that
         // arrive meanwhile wait behind the opening one, so a burst of first messages is
         // stored in the order it was sent.

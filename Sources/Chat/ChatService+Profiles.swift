@@ -22,11 +22,41 @@ extension ChatService {
     }
 
     /// `PATCH /v1/users/me`: the caller's own profile after the change.
+    ///
+    /// A new avatar must be an asset the caller can read (404 `not_found` otherwise, as for an
+    /// unknown one); it gets an avatar ref (ChatService+Assets.swift: readable by anyone signed
+    /// in, never collected) before the profile shows it, and the previous avatar's ref goes.
     public func updateProfile(_ session: Session, _ patch: ProfilePatch, reply: @escaping (Result<JSONObject, ChatError>) -> Void) {
-        // TODO(assets): once assets exist, check here that the caller may read `patch.avatar`
-        // (404 `not_found` as for an unknown asset otherwise) and record an avatar reference so
-        // anyone who may see the profile may read the asset (GET /v1/assets/{id}).
-        router.call(UpdateProfile(user: session.user, patch: patch)) { [clock] result in
+        guard let avatar = patch.avatar else { return applyProfile(session, patch, previousAvatar: nil, reply: reply) }
+        router.call(ReadProfile(user: session.user, viewer: session.user)) { [self] read in
+            let previous: String?
+            switch read {
+            case .failure(let error): return reply(.failure(error))
+            case .success(let r): previous = r?.profile.avatar
+            }
+            guard !avatar.isEmpty, avatar != previous else { return applyProfile(session, patch, previousAvatar: previous, reply: reply) }
+            canRead(asset: avatar, user: session.user) { [self] readable in
+                switch readable {
+                case .failure(let error): return reply(.failure(error))
+                case .success(false): return reply(.failure(Self.unknownAsset(avatar)))
+                case .success(true): break
+                }
+                setAvatar(asset: avatar, user: session.user, set: true) { [self] set in
+                    if case .failure(let error) = set { return reply(.failure(error)) }
+                    applyProfile(session, patch, previousAvatar: previous, reply: reply)
+                }
+            }
+        }
+    }
+
+    private func applyProfile(_ session: Session, _ patch: ProfilePatch, previousAvatar: String?,
+                              reply: @escaping (Result<JSONObject, ChatError>) -> Void) {
+        router.call(UpdateProfile(user: session.user, patch: patch)) { [self, clock] result in
+            if case .success = result, let previousAvatar, !previousAvatar.isEmpty, let avatar = patch.avatar, avatar != previousAvatar,
+               Self.isValidAssetID(previousAvatar) {
+                // Best effort: a ref left behind only keeps the old file from collection.
+                setAvatar(asset: previousAvatar, user: session.user, set: false) { _ in }
+            }
             reply(result.map { ProfileRules.profile($0, to: .me, now: clock()) })
         }
     }

@@ -13,6 +13,12 @@ public struct SendCommand: Sendable, Equatable {
     public var body: String
     public var attachments: [String]
     public var tip: Tip?
+    /// Set by the front once the sender was found able to read every attachment.
+    var attachmentsChecked = false
+    /// An image's size in pixels, if the client gives it (both or neither; docs/ASSETS.md).
+    public var width: Int64?
+    public var height: Int64?
+    public static let maxImageSide: Int64 = 1_000_000
 
     /// `body` is at most 64 KiB of UTF-8 (PROTOCOL.md "Messages").
     public static let maxBodyBytes = 64 * 1024
@@ -70,6 +76,21 @@ public struct SendCommand: Sendable, Equatable {
         default: throw .badRequest("`tip` must be an object")
         }
         if kind == .tip && tip == nil { throw .badRequest("a `tip` message needs `tip`") }
+        // Assets (docs/ASSETS.md): a media message carries what it is about.
+        if [.image, .video, .audio, .file].contains(kind), attachments.isEmpty {
+            throw .badRequest("a `\(kind.rawValue)` message needs `attachments`")
+        }
+        switch (o["width"], o["height"]) {
+        case (nil, nil), (.some(.null), .some(.null)), (nil, .some(.null)), (.some(.null), nil): break
+        case (.some(let w), .some(let h)):
+            guard kind == .image else { throw .badRequest("`width` and `height` are for `image` messages") }
+            guard let w = w.intValue, let h = h.intValue, (1...Self.maxImageSide).contains(w), (1...Self.maxImageSide).contains(h) else {
+                throw .badRequest("`width` and `height` must be integers from 1 to \(Self.maxImageSide)")
+            }
+            width = w
+            height = h
+        default: throw .badRequest("give both `width` and `height`, or neither")
+        }
     }
 }
 

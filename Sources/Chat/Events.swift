@@ -34,6 +34,10 @@ public enum EventJSON {
         o["kind"] = .string(m.kind)
         o["body"] = .string(m.body)
         o["attachments"] = .array(m.attachments.map { .string($0) })
+        if let width = m.width, let height = m.height {   // an image's size (docs/ASSETS.md)
+            o["width"] = .int(width)
+            o["height"] = .int(height)
+        }
         if let tip = m.tip {
             o["tip"] = .object(["amount_cents": .int(tip.amountCents), "currency": .string(tip.currency)])
         } else {

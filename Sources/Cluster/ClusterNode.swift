@@ -55,7 +55,7 @@ public final class ClusterNode {
     public private(set) var replicator: Replicator!
     /// Presence decided by each user's shard primary (PresenceTracker.swift).
     public private(set) var presence: PresenceTracker!
-    private var dispatch: PeerDispatch!
+    public private(set) var dispatch: PeerDispatch!
     /// Called when this node has left and handed over every shard (or gave up waiting).
     public var onLeft: (() -> Void)?
     private var leaving = false

@@ -32,6 +32,11 @@ public enum ClusterOp: UInt16, Sendable, CaseIterable {
     /// request: forward a shard operation to the node it names and answer with its answer
     /// (a node whose own link to a primary is cut routes through a peer that reaches it).
     case relay = 125
+
+    /// Codes 130-139: asset files between nodes (RelayNode/AssetStore.swift), dispatched to
+    /// `PeerDispatch.assetRequests`.
+    public static let assetFirst: UInt16 = 130
+    public static let assetLast: UInt16 = 139
 }
 
 /// Payload encodings of `ClusterOp`, in one place.

@@ -8,6 +8,10 @@ public final class PeerDispatch {
     unowned let router: ClusterRouter
     /// Nil where no client connects (the simulation).
     let directory: Directory?
+    /// Requests with codes `ClusterOp.assetFirst...assetLast`: the node's asset files
+    /// (RelayNode/AssetStore.swift), which this module knows nothing of.
+    public var assetRequests: ((_ from: String, _ operation: UInt16, _ payload: [UInt8],
+                                _ respond: @escaping (Result<[UInt8], PeerHandlerError>) -> Void) -> Void)?
 
     public init(replicator: Replicator, router: ClusterRouter, directory: Directory?) {
         self.replicator = replicator
@@ -30,6 +34,10 @@ public final class PeerDispatch {
     /// A request: `respond` is called exactly once, now or later.
     public func request(from: String, operation: UInt16, payload: [UInt8],
                         respond: @escaping (Result<[UInt8], PeerHandlerError>) -> Void) {
+        if (ClusterOp.assetFirst...ClusterOp.assetLast).contains(operation) {
+            guard let assetRequests else { return respond(.failure(PeerHandlerError("no assets here"))) }
+            return assetRequests(from, operation, payload, respond)
+        }
         switch ClusterOp(rawValue: operation) {
         case .append: replicator.answerAppend(payload, from: from, respond: respond)
         case .snapshotOffer: replicator.answerSnapshotOffer(payload, from: from, respond: respond)

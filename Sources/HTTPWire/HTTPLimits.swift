@@ -11,6 +11,12 @@ public struct HTTPLimits: Sendable {
     /// 64 KiB, PROTOCOL.md); the node raises it for asset uploads.
     public var maxBodyBytes: Int
 
+    /// "METHOD /path" of the routes whose bodies are streamed to the caller in pieces instead
+    /// of buffered (asset uploads), and their own bound (a longer `Content-Length` is a 413
+    /// before any of the body is read).
+    public var streamedBodyPaths: Set<String> = []
+    public var maxStreamedBodyBytes = 0
+
     public init(maxHeaderBytes: Int = 16 * 1024, maxHeaderCount: Int = 100, maxBodyBytes: Int = 1024 * 1024) {
         self.maxHeaderBytes = maxHeaderBytes
         self.maxHeaderCount = maxHeaderCount

@@ -16,6 +16,10 @@ public struct HTTPRequest: Sendable {
     public var version: String
     public var headers: HTTPHeaders
     public var body: [UInt8]
+    /// For a route whose body is streamed (`HTTPLimits.streamedBodyPaths`): the body's length,
+    /// which the caller takes in pieces with `HTTPRequestParser.takeStreamedBody` (`body` is
+    /// then empty). Nil for every other request.
+    public var streamedBodyBytes: Int? = nil
     /// Whether the connection stays open after the response (RFC 9112 9.3): HTTP/1.1 unless
     /// `Connection: close`, HTTP/1.0 only with `Connection: keep-alive`.
     public var keepAlive: Bool

@@ -12,6 +12,9 @@ public struct HTTPRequestParser {
         /// Head parsed; waiting until the body's `contentLength` bytes have arrived.
         /// `continueTaken` records whether the caller has been told to send 100 Continue.
         case readingBody(RequestHead, bodyStart: Int, continueTaken: Bool)
+        /// A streamed body (`HTTPLimits.streamedBodyPaths`) of which `remaining` bytes are still
+        /// to be taken with `takeStreamedBody`.
+        case streamingBody(remaining: Int)
         /// The stream is unusable; every later `next()` throws this.
         case failed(HTTPParseError)
     }
@@ -67,17 +70,54 @@ public struct HTTPRequestParser {
                     throw fail(.headersTooLarge("request head exceeds \(limits.maxHeaderBytes) bytes"))
                 }
                 let head: RequestHead
+                var headLimits = limits
+                headLimits.maxBodyBytes = max(limits.maxBodyBytes, limits.maxStreamedBodyBytes)
                 do {
-                    head = try RequestHead.parse(buffer[start..<(end - 2)], limits: limits)
+                    head = try RequestHead.parse(buffer[start..<(end - 2)], limits: headLimits)
                 } catch {
                     throw fail(error)
+                }
+                let streamed = limits.streamedBodyPaths.contains(head.method + " " + head.requestTarget.path)
+                let bound = streamed ? limits.maxStreamedBodyBytes : limits.maxBodyBytes
+                guard head.contentLength <= bound else { throw fail(.bodyTooLarge("body exceeds \(bound) bytes")) }
+                if streamed {
+                    readIndex = end
+                    state = head.contentLength > 0 ? .streamingBody(remaining: head.contentLength) : .readingHead(HTTPHeadScanner(at: end))
+                    var request = HTTPRequest(
+                        method: head.method, target: head.target, path: head.requestTarget.path,
+                        pathSegments: head.requestTarget.segments, query: head.requestTarget.query,
+                        version: head.version, headers: head.headers, body: [],
+                        keepAlive: HTTPRequest.keepAlive(version: head.version, headers: head.headers))
+                    request.streamedBodyBytes = head.contentLength
+                    return request
                 }
                 state = .readingBody(head, bodyStart: end, continueTaken: false)
                 return completeRequestIfReady()
             }
         case .readingBody:
             return completeRequestIfReady()
+        case .streamingBody:
+            return nil
         }
+    }
+
+    /// Bytes of the streamed body still to come (0 when no streamed body is under way).
+    public var streamedBodyRemaining: Int {
+        if case .streamingBody(let remaining) = state { return remaining }
+        return 0
+    }
+
+    /// Up to `maxBytes` of the streamed body that have arrived (empty if none yet). After its
+    /// last byte the parser reads the next request's head.
+    public mutating func takeStreamedBody(maxBytes: Int) -> [UInt8] {
+        guard case .streamingBody(let remaining) = state else { return [] }
+        let count = min(remaining, maxBytes, buffer.count - readIndex)
+        guard count > 0 else { return [] }
+        let piece = Array(buffer[readIndex..<(readIndex + count)])
+        readIndex += count
+        state = remaining == count ? .readingHead(HTTPHeadScanner(at: readIndex)) : .streamingBody(remaining: remaining - count)
+        compact()
+        return piece
     }
 
     /// True once per request whose head carried `Expect: 100-continue` and whose body has not
@@ -108,7 +148,7 @@ public struct HTTPRequestParser {
     public var isMidRequest: Bool {
         switch state {
         case .failed: return false
-        case .readingBody: return true
+        case .readingBody, .streamingBody: return true
         case .readingHead(let scanner): return buffer.count > scanner.start
         }
     }
@@ -176,7 +216,7 @@ public struct HTTPRequestParser {
         case .readingHead(let scanner): state = .readingHead(scanner.shifted(by: offset))
         case .readingBody(let head, let bodyStart, let taken):
             state = .readingBody(head, bodyStart: bodyStart - offset, continueTaken: taken)
-        case .failed: break
+        case .streamingBody, .failed: break
         }
     }
 }

@@ -14,6 +14,8 @@ final class ClientServer {
     /// HTTP bodies: requests are small JSON documents (a 64 KiB message body, escaped).
     static let httpLimits = HTTPLimits(maxHeaderBytes: 16 * 1024, maxHeaderCount: 100, maxBodyBytes: 256 * 1024)
 
+    /// `httpLimits` plus the streamed asset upload route and its bound (`max_asset_bytes`).
+    var limits = ClientServer.httpLimits
     let loop: EventLoop
     let api: HTTPAPI
     let metrics: Metrics
@@ -64,7 +66,7 @@ final class ClientServer {
         }
         tcp.corked = true
         tcp.onCorkedWrite = { [unowned self, unowned tcp] in self.unflushed.append(tcp) }
-        let connection = ClientConnection(id: nextID, tcp: tcp, server: self, limits: Self.httpLimits, now: now)
+        let connection = ClientConnection(id: nextID, tcp: tcp, server: self, limits: limits, now: now)
         nextID += 1
         connections[connection.id] = connection
         connection.start()

@@ -55,6 +55,10 @@ struct ClusterConfig: Equatable {
     /// yescrypt's cost for new password hashes: 0 is libcrypt's default (5, ~20 ms); tests
     /// and benchmarks that sign up thousands of users lower it (docs/OPERATIONS.md).
     var passwordHashCost: UInt = Yescrypt.cost
+    /// Assets (docs/ASSETS.md): the largest upload (`max_asset_bytes`, default 64 MiB) and how
+    /// long an asset no message carries is kept (`asset_grace_s`, default a day).
+    var maxAssetBytes: Int = 64 << 20
+    var assetGraceS: Int64 = 86_400
 
     static func load(path: String) throws(ConfigError) -> ClusterConfig {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -111,6 +115,11 @@ struct ClusterConfig: Equatable {
                                    durability: durability, logEntries: logEntries, maxGroupMembers: Int(maxGroupMembers),
                                    moderationLogDays: Int(moderationLogDays), passwordHashCost: UInt(passwordHashCost))
         config.billing = try BillingConfig.parse(o["billing"], source: source)
+        // Assets (docs/ASSETS.md).
+        config.maxAssetBytes = Int(o["max_asset_bytes"]?.intValue ?? 64 << 20)
+        guard (1...(1 << 40)).contains(config.maxAssetBytes) else { throw ConfigError("\(source): \"max_asset_bytes\" must be 1 to 2^40") }
+        config.assetGraceS = o["asset_grace_s"]?.intValue ?? 86_400
+        guard (1...(10 * 365 * 86_400)).contains(config.assetGraceS) else { throw ConfigError("\(source): \"asset_grace_s\" must be 1 to 315360000") }
         return config
     }
 }

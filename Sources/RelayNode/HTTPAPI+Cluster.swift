@@ -21,10 +21,11 @@ extension HTTPAPI {
     }
 
     /// `GET /v1/cluster/shards`: each shard's configuration as this node knows it;
-    /// `?conversation=` or `?user=` picks the shard that holds that conversation or account.
+    /// `?conversation=`, `?user=` or `?asset=` picks the shard that holds that conversation,
+    /// account or asset.
     func clusterShards(_ call: Call) {
         var shard: Int?
-        for (name, prefix) in [("conversation", "conv:"), ("user", "user:")] {
+        for (name, prefix) in [("conversation", "conv:"), ("user", "user:"), ("asset", "asset:")] {
             guard let id = call.request.query[name] else { continue }
             guard !id.isEmpty, id.utf8.count <= 256 else { return call.respond(Reply.error(.badRequest("bad \(name) id"))) }
             shard = node.shardMap.shard(forKey: prefix + id)

@@ -71,6 +71,9 @@ final class HTTPAPI {
         .get("/v1/users/{user}", HTTPAPI.profile),
         .patch("/v1/users/me", HTTPAPI.updateProfile),
         .get("/v1/users/{user}/presence", HTTPAPI.presence),
+        // Assets: HTTPAPI+Assets.swift (POST streams its body: ClientServer.limits)
+        .post("/v1/assets", HTTPAPI.uploadAsset),
+        .get("/v1/assets/{id}", HTTPAPI.downloadAsset),
         // The WebSocket upgrade: HTTPAPI+WebSocket.swift
         .get("/v1/ws", HTTPAPI.upgrade),
     ], alsoAllowed: ["OPTIONS"])

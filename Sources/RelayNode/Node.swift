@@ -25,6 +25,9 @@ final class Node {
     let startedAtMs: Int64
     /// The web client's files, served at `/`.
     let web = WebClient.bundled()
+    let random = SystemRandom()
+    /// Asset files and their transfers (AssetStore.swift, docs/ASSETS.md).
+    private(set) var assets: AssetStore!
 
     /// Threads that hash passwords: yescrypt takes tens of milliseconds and 16 MiB each.
     static let hashWorkers = 2
@@ -41,7 +44,7 @@ final class Node {
         files = try ShardFiles(directory: dataDirectory + "/shards", durability: config.durability,
                                keepLogEntries: config.logEntries)
         shardMap = try ShardMap(shardCount: config.shards)
-        let random = SystemRandom()
+        let random = self.random
         let loop = self.loop
         service = ShardService(nodeID: me.id, files: files, shardMap: shardMap, random: random,
                                clock: { loop.nowMs },
@@ -79,6 +82,9 @@ final class Node {
         service.sink = cluster.directory
         service.attach(router: cluster.router)
         server = ClientServer(loop: loop, api: HTTPAPI(node: self), metrics: metrics, log: log)
+        server.limits.streamedBodyPaths = ["POST /v1/assets"]
+        server.limits.maxStreamedBodyBytes = config.maxAssetBytes
+        assets = try AssetStore(node: self, dataDirectory: dataDirectory)
     }
 
     /// A node that joins a running cluster remembers when it first did: its place in the
@@ -105,6 +111,7 @@ final class Node {
         }
         scheduleSessionCleanup()
         scheduleModerationPrune()
+        assets.start()
         loop.run()
         service.commitAll()
         workers.shutdown()
@@ -152,6 +159,8 @@ final class Node {
             ("peer_handshakes_evicted_total", "unauthenticated peer connections closed to make room for newer ones", peer.handshakesEvicted),
             ("peer_refusal_log_lines_suppressed_total", "peer refusal log lines held back by the rate-limited log", peer.refusalLogLinesSuppressed),
             ("client_turn_deferrals_total", "times a client connection used its share of a loop turn and waited for the next", server.budget.deferrals),
+            ("asset_files_repaired_total", "asset files fetched from another replica because this node lacked them", assets.repaired),
+            ("asset_files_collected_total", "asset files deleted because no asset row on this node names them", assets.collected),
         ] + presenceCounters + billingCounters, gauges: [
             ("client_connections", "open client TCP connections", server.connectionCount),
             ("websocket_sessions", "open WebSocket sessions", registry.count),

@@ -10,6 +10,9 @@ public struct StoredMessage: Sendable, Equatable {
     public var body: String
     public var attachments: [String]
     public var tip: Tip?
+    /// An image's size in pixels, when its sender gave it (docs/ASSETS.md).
+    public var width: Int64? = nil
+    public var height: Int64? = nil
 
     public init(conversationID: String, seq: Int64, messageID: String, sender: String, clientID: String,
                 ts: Int64, kind: String, body: String, attachments: [String] = [], tip: Tip? = nil) {

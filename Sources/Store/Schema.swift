@@ -231,5 +231,25 @@ enum ShardSchema {
             ALTER TABLE users ADD COLUMN online INTEGER NOT NULL DEFAULT 0;
             CREATE INDEX users_online ON users(id) WHERE online=1;
             """),
+        // Assets (Chat/Features/Assets.swift, docs/ASSETS.md).
+        Migration(version: 8, sql: """
+            CREATE TABLE assets(
+                asset_id TEXT PRIMARY KEY NOT NULL,
+                sha256 TEXT NOT NULL,
+                size INTEGER NOT NULL,
+                content_type TEXT NOT NULL,
+                uploader TEXT NOT NULL,
+                created_at INTEGER NOT NULL
+            ) WITHOUT ROWID;
+            CREATE INDEX assets_by_sha256 ON assets(sha256);
+            CREATE TABLE asset_refs(
+                asset_id TEXT NOT NULL,
+                conversation_id TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                PRIMARY KEY(asset_id, conversation_id, seq)
+            ) WITHOUT ROWID;
+            ALTER TABLE messages ADD COLUMN width INTEGER;
+            ALTER TABLE messages ADD COLUMN height INTEGER;
+            """),
     ]
 }

@@ -335,12 +335,12 @@ public final class ShardStore {
     public func insertMessage(_ m: StoredMessage, hiddenFor: String? = nil) throws(StoreError) {
         try write("""
             INSERT INTO messages(conversation_id, seq, message_id, sender, client_id, ts, kind, body, attachments,
-                                 tip_cents, tip_currency, hidden_for) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)
+                                 tip_cents, tip_currency, hidden_for, width, height) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)
             """,
             .text(m.conversationID), .int(m.seq), .text(m.messageID), .text(m.sender), .text(m.clientID), .int(m.ts),
             .text(m.kind), .text(m.body), .text(m.attachments.joined(separator: ",")),
             m.tip.map { .int($0.amountCents) } ?? .null, m.tip.map { .text($0.currency) } ?? .null,
-            hiddenFor.map { .text($0) } ?? .null)
+            hiddenFor.map { .text($0) } ?? .null, m.width.map { .int($0) } ?? .null, m.height.map { .int($0) } ?? .null)
     }
 
     /// The message a sender already stored under `clientID` in this conversation (idempotency).
@@ -376,16 +376,19 @@ public final class ShardStore {
                      .text(conversationID), .int(after), .int(upTo)).compactMap { $0.text(0) }
     }
 
-    static let messageColumns = "conversation_id, seq, message_id, sender, client_id, ts, kind, body, attachments, tip_cents, tip_currency"
+    static let messageColumns = "conversation_id, seq, message_id, sender, client_id, ts, kind, body, attachments, tip_cents, tip_currency, width, height"
 
     private static func message(_ row: Row) -> StoredMessage {
         let attachments = row.text(8) ?? ""
         var tip: Tip?
         if let cents = row.int(9) { tip = Tip(amountCents: cents, currency: row.text(10) ?? "USD") }
-        return StoredMessage(conversationID: row.text(0) ?? "", seq: row.int(1) ?? 0, messageID: row.text(2) ?? "",
-                             sender: row.text(3) ?? "", clientID: row.text(4) ?? "", ts: row.int(5) ?? 0,
-                             kind: row.text(6) ?? "text", body: row.text(7) ?? "",
-                             attachments: attachments.isEmpty ? [] : attachments.split(separator: ",").map(String.init),
-                             tip: tip)
+        var m = StoredMessage(conversationID: row.text(0) ?? "", seq: row.int(1) ?? 0, messageID: row.text(2) ?? "",
+                              sender: row.text(3) ?? "", clientID: row.text(4) ?? "", ts: row.int(5) ?? 0,
+                              kind: row.text(6) ?? "text", body: row.text(7) ?? "",
+                              attachments: attachments.isEmpty ? [] : attachments.split(separator: ",").map(String.init),
+                              tip: tip)
+        m.width = row.int(11)
+        m.height = row.int(12)
+        return m
     }
 }

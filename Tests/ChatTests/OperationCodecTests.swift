@@ -126,9 +126,19 @@ final class OperationCodecTests: XCTestCase {
         example([UpdateProfile(user: "alice", patch: ProfilePatch(displayName: "Al 😀", about: "", avatar: "a_1",
                                                                  lastSeenVisibility: .contacts, profileVisibility: .nobody)),
                  UpdateProfile(user: "alice", patch: ProfilePatch())], replies: [profile]),
+        // Assets.
+        example([RegisterAsset(asset)], replies: [Done()]),
+        example([AssetAccess(assetID: "a_1", reader: "bob")],
+                replies: [AssetAccess.Grant(meta: asset, readable: false, refs: [.init(conversationID: "grp:abc", seq: 3)]),
+                          AssetAccess.Grant(meta: nil, readable: false, refs: [])]),
+        example([AddAssetRef(assetID: "a_1", conversationID: "dm:alice:bob", seq: 9)], replies: [Done()]),
+        example([SetAvatarRef(assetID: "a_1", user: "alice", set: true)], replies: [Done()]),
+        example([CanReadSeq(conversationID: "grp:abc", reader: "bob", seq: 4)], replies: [true, false]),
     ]
     static let profile = Profile(user: "alice", displayName: "Alice", about: "hi \u{0}", avatar: "a_x", lastSeenVisibility: .nobody,
                                  profileVisibility: .contacts, online: true, lastSeen: 1_763_700_000_000)
+    static let asset = AssetMeta(assetID: "a_1", sha256: String(repeating: "ab", count: 32), size: 1 << 20,
+                                 contentType: "image/png", uploader: "alice", createdAt: 1_763_700_000_000)
     static let group = GroupInfo(conversationID: "grp:abc", title: "Team", historyVisible: true, members: [
         MemberRecord(conversationID: "grp:abc", user: "alice", role: "admin", joinedSeq: 0, leftSeq: nil, delivered: 4, read: 3),
         MemberRecord(conversationID: "grp:abc", user: "bob", role: "member", joinedSeq: 2, leftSeq: nil, delivered: 0, read: 0),

@@ -84,12 +84,16 @@ final class PresenceTests: XCTestCase {
         let h = try ChatHarness()
         let alice = try h.signup("alice"), bob = try h.signup("bob"), carol = try h.signup("carol")
         _ = try h.send(alice, to: "bob", "hi", clientID: "c1").get()
-        let own = try patch(h, alice, ["display_name": "Al", "about": "hey", "avatar": "a_abc", "profile_visibility": "contacts",
+        // The avatar is an asset alice can read (ChatService+Assets.swift).
+        let avatar = "a_" + String(repeating: "c", count: 32)
+        _ = try h.wait { h.chat.router.call(RegisterAsset(AssetMeta(assetID: avatar, sha256: String(repeating: "ab", count: 32), size: 1,
+                                                                     contentType: "image/png", uploader: "alice", createdAt: 0)), reply: $0) }.get()
+        let own = try patch(h, alice, ["display_name": "Al", "about": "hey", "avatar": .string(avatar), "profile_visibility": "contacts",
                                        "last_seen_visibility": "contacts"])
         XCTAssertEqual(own["profile_visibility"], "contacts")
         XCTAssertEqual(own["last_seen_visibility"], "contacts")
         XCTAssertEqual(try profile(h, bob, "alice")["about"], "hey")
-        XCTAssertEqual(try profile(h, bob, "alice")["avatar"], "a_abc")
+        XCTAssertEqual(try profile(h, bob, "alice")["avatar"], .string(avatar))
         let stranger = try profile(h, carol, "alice")
         XCTAssertEqual(stranger["display_name"], "Al")
         XCTAssertEqual(stranger["about"], .null)

@@ -22,6 +22,9 @@ public struct NewMessage: Sendable, Equatable {
     public var attachments: [String]
     public var tip: Tip?
     public var origin: ConnectionRef?
+    /// An image's size, when the client gave it (docs/ASSETS.md).
+    public var width: Int64? = nil
+    public var height: Int64? = nil
 
     public init(conversationID: String, sender: String, clientID: String, kind: MessageKind, body: String,
                 attachments: [String], tip: Tip?, origin: ConnectionRef?) {
@@ -69,6 +72,7 @@ public struct SendMessage: ShardOperation {
         w.writeString(m.conversationID); w.writeString(m.sender); w.writeString(m.clientID); w.writeString(m.kind.rawValue)
         w.writeString(m.body); w.writeStrings(m.attachments); w.write(m.tip)
         if let origin = m.origin { w.writeU8(1); w.writeString(origin.node); w.writeU64(origin.id) } else { w.writeU8(0) }
+        w.writeOptionalInt(m.width); w.writeOptionalInt(m.height)
     }
     public init(from r: inout WireReader) throws {
         let id = try r.readText(), sender = try r.readText(), clientID = try r.readText()
@@ -77,6 +81,8 @@ public struct SendMessage: ShardOperation {
         let origin: ConnectionRef? = try r.readU8() == 1 ? ConnectionRef(node: try r.readText(), id: try r.readU64()) : nil
         message = NewMessage(conversationID: id, sender: sender, clientID: clientID, kind: kind, body: body,
                              attachments: attachments, tip: tip, origin: origin)
+        message.width = try r.readOptionalInt()
+        message.height = try r.readOptionalInt()
     }
     public static func encode(reply a: Ack, _ w: inout WireWriter) {
         w.writeString(a.clientID); w.writeString(a.conversationID); w.writeInt(a.seq); w.writeString(a.messageID); w.writeInt(a.ts)
@@ -100,16 +106,23 @@ public struct SendMessage: ShardOperation {
             return Ack(clientID: first.clientID, conversationID: first.conversationID, seq: first.seq,
                        messageID: first.messageID, ts: first.ts)
         }
-        let stored = StoredMessage(
+        var stored = StoredMessage(
             conversationID: m.conversationID, seq: conversation.lastSeq + 1, messageID: context.newID("m_"), sender: m.sender,
             clientID: m.clientID, ts: max(context.now, conversation.lastTs), kind: m.kind.rawValue, body: m.body,
             attachments: m.attachments, tip: m.tip)
+        stored.width = m.width
+        stored.height = m.height
         // Blocking (Blocks.swift): hidden from a member who blocks the sender, logged for them.
         let hiddenFor = try store.directBlocker(of: m.sender, in: conversation)
         try store.insertMessage(stored, hiddenFor: hiddenFor)
         try store.setLastSeq(conversationID: m.conversationID, seq: stored.seq, ts: stored.ts)
         let recipients = try store.currentMemberIDs(conversationID: m.conversationID).filter { $0 != hiddenFor }
         context.push(EventJSON.messageEvent(stored), to: recipients, except: m.origin)
+        if !stored.attachments.isEmpty {
+            // Assets (Assets.swift): the carried assets become readable by this chat's readers.
+            let job = RecordAssetRefs(conversationID: stored.conversationID, seq: stored.seq, assets: stored.attachments)
+            try context.enqueue(job, id: job.id, origin: key)
+        }
         if let hiddenFor {
             let job = LogBlockedAttempt(blocker: hiddenFor, entry: ModerationEntry(
                 sender: m.sender, conversationID: m.conversationID, seq: stored.seq, ts: stored.ts, preview: ModerationEntry.preview(of: m.body, kind: m.kind)))

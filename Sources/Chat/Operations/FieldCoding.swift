@@ -66,6 +66,7 @@ extension WireWriter {
         writeString(m.conversationID); writeInt(m.seq); writeString(m.messageID); writeString(m.sender)
         writeString(m.clientID); writeInt(m.ts); writeString(m.kind); writeString(m.body)
         writeStrings(m.attachments); write(m.tip)
+        writeOptionalInt(m.width); writeOptionalInt(m.height)
     }
     public mutating func write(_ tip: Tip?) {
         if let tip { writeU8(1); writeInt(tip.amountCents); writeString(tip.currency) } else { writeU8(0) }
@@ -74,9 +75,12 @@ extension WireWriter {
 
 extension WireReader {
     public mutating func readMessage() throws -> StoredMessage {
-        StoredMessage(conversationID: try readText(), seq: try readInt(), messageID: try readText(), sender: try readText(),
-                      clientID: try readText(), ts: try readInt(), kind: try readText(), body: try readText(),
-                      attachments: try readStrings(), tip: try readTip())
+        var m = StoredMessage(conversationID: try readText(), seq: try readInt(), messageID: try readText(), sender: try readText(),
+                              clientID: try readText(), ts: try readInt(), kind: try readText(), body: try readText(),
+                              attachments: try readStrings(), tip: try readTip())
+        m.width = try readOptionalInt()
+        m.height = try readOptionalInt()
+        return m
     }
     public mutating func readTip() throws -> Tip? {
         try readU8() == 1 ? Tip(amountCents: try readInt(), currency: try readText()) : nil

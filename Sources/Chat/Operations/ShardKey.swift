@@ -6,12 +6,15 @@ import Ring
 public enum ShardKey: Hashable, Sendable, CustomStringConvertible {
     case user(String)
     case conversation(String)
+    /// An asset's row and the refs to it (Assets.swift).
+    case asset(String)
 
     /// The text that is hashed onto the ring: `user:ID`, `conv:ID`.
     public var description: String {
         switch self {
         case .user(let id): return "user:" + id
         case .conversation(let id): return "conv:" + id
+        case .asset(let id): return "asset:" + id
         }
     }
 }
@@ -27,6 +30,8 @@ extension ShardKey {
             self = .user(String(text.dropFirst(5)))
         } else if text.hasPrefix("conv:") {
             self = .conversation(String(text.dropFirst(5)))
+        } else if text.hasPrefix("asset:") {
+            self = .asset(String(text.dropFirst(6)))
         } else {
             return nil
         }

@@ -52,6 +52,8 @@ public enum OperationCode: UInt16, Sendable, CaseIterable {
     case putKeys = 210, takeKeyBundles = 211, prekeyCount = 212
     // Presence (Presence.swift) and profiles (Profiles.swift): 80-89.
     case setPresence = 80, presenceAudience = 81, areMembers = 82, readProfile = 83, updateProfile = 84
+    // Assets (Assets.swift): 70-79.
+    case registerAsset = 70, assetAccess = 71, addAssetRef = 72, setAvatarRef = 73, canReadSeq = 74
 }
 
 /// The table of operations: what a node can serve for a peer.
@@ -70,6 +72,7 @@ public enum Operations {
         ListMembersPage.self, CreateListMessage.self, ListMessageProgress.self,
         PutKeys.self, TakeKeyBundles.self, PrekeyCount.self,
         SetPresence.self, PresenceAudience.self, AreMembers.self, ReadProfile.self, UpdateProfile.self,
+        RegisterAsset.self, AssetAccess.self, AddAssetRef.self, SetAvatarRef.self, CanReadSeq.self,
     ]
 
     static let byCode: [UInt16: any ShardOperation.Type] = {

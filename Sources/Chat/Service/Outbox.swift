@@ -40,6 +40,8 @@ public enum JobKind: String, Sendable, CaseIterable {
     case sendTip = "send_tip"
     // Blocks and lists (Blocks.swift, Lists.swift).
     case markDirectBlock = "mark_direct_block", logBlockedAttempt = "log_blocked_attempt", listMessage = "list_message"
+    // Assets (Assets.swift).
+    case recordAssetRefs = "record_asset_refs"
 
     var type: any OutboxJob.Type {
         switch self {
@@ -49,6 +51,7 @@ public enum JobKind: String, Sendable, CaseIterable {
         case .markDirectBlock: return MarkDirectBlock.self
         case .logBlockedAttempt: return LogBlockedAttempt.self
         case .listMessage: return ListMessageJob.self
+        case .recordAssetRefs: return RecordAssetRefs.self
         }
     }
 }
