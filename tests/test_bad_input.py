@@ -111,7 +111,7 @@ def test_non_json_body_is_400(client, bystander, user, raw):
     assert_http_error(r.status, r.json, 400, "bad_request")
 
 
-@pytest.mark.parametrize("method, path", [("GET", "/"), ("GET", "/v1/nope"), ("GET", "/v2/conversations"),
+@pytest.mark.parametrize("method, path", [("GET", "/web/nope.js"), ("GET", "/nope"), ("GET", "/v1/nope"), ("GET", "/v2/conversations"),
                                           ("POST", "/v1/conversations/dm:a_a:b_b/nope"),
                                           ("GET", "/v1/conversations/dm:a_a:b_b/messages/extra")])
 def test_unknown_endpoint_is_404(client, bystander, user, method, path):
