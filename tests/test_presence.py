@@ -175,10 +175,14 @@ def test_profile_shows_about_and_avatar_per_profile_visibility(rcluster):
     assert view(tb) == ("Alice A", "hello 😀", avatar)
     assert view(td) == ("Alice A", "hello 😀", avatar), "a group co-member is a contact"
     assert view(tc) == ("Alice A", None, None), "display_name is always visible"
-    # Anyone signed in may fetch the avatar's bytes (docs/ASSETS.md), from any node.
+    # The avatar's bytes go to whoever the profile shows it to (docs/ASSETS.md), from any node;
+    # to anyone else the asset does not exist.
     assert c3.request("GET", f"/v1/assets/{avatar}", token=tb).raw == b"\x89PNG"
+    assert c2.request("GET", f"/v1/assets/{avatar}", token=tc).status == 404
     patch_me(rcluster, "n2", ta, {"profile_visibility": "nobody"})
     assert view(tb) == ("Alice A", None, None)
+    assert c3.request("GET", f"/v1/assets/{avatar}", token=tb).status == 404
+    assert c3.request("GET", f"/v1/assets/{avatar}", token=ta).status == 200, "the owner always reads it"
     patch_me(rcluster, "n2", ta, {"profile_visibility": "everyone", "avatar": None})
     assert view(tc) == ("Alice A", "hello 😀", None)
     # Dave leaves the group: no longer a contact.

@@ -8,7 +8,9 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import struct
 import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -108,6 +110,17 @@ class User:
         self.driver.quit()
 
 
+def png(path: Path, width: int = 64, height: int = 48) -> Path:
+    """A small valid PNG: a colour gradient."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    rows = b"".join(b"\x00" + b"".join(bytes((x * 4 % 256, y * 5 % 256, 200)) for x in range(width)) for y in range(height))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+    return path
+
+
 @pytest.fixture(scope="module")
 def web3(tmp_path_factory):
     with formed_cluster(tmp_path_factory.mktemp("web3"), replication=2) as cluster:
@@ -203,6 +216,15 @@ def test_a_group_by_invite_link_a_block_and_the_phone_layout(web3):
         for u in (alice, bob):
             u.wait(lambda u=u: "Team" in u.text("#conversations"), f"{u.name} lists the group")
         alice.wait(lambda: "hi team" in alice.text("#messages"), "carol's message reaches alice live")
+
+        # An image attachment: uploaded with progress, shown inline to everyone.
+        image = png(ARTIFACTS.parent / "gradient.png")
+        alice.driver.execute_script("document.querySelector('#attach').hidden = false")
+        alice.find("#attach").send_keys(str(image))
+        for u in (alice, carol):
+            u.wait(lambda u=u: u.driver.execute_script(
+                "const i = document.querySelector('#messages img'); return !!i && i.complete && i.naturalWidth === 64"),
+                f"the image inline at {u.name}")
         carol.shot("07-group")
 
         # Bob blocks carol: her direct message is acked for her and never reaches him, while

@@ -11,7 +11,7 @@ extension ChatService {
             case .success(let grant):
                 guard let meta = grant.meta else { return reply(.failure(Self.unknownAsset(assetID))) }
                 if grant.readable { return reply(.success(meta)) }
-                checkRefs(grant.refs[...], user: user) { readable in
+                checkRefs(grant.refs[...], asset: assetID, user: user) { readable in
                     switch readable {
                     case .failure(let error): reply(.failure(error))
                     case .success(true): reply(.success(meta))
@@ -33,20 +33,31 @@ extension ChatService {
         }
     }
 
-    /// Records (or clears) `user`'s avatar on an asset, so anyone signed in may read it and it
-    /// is never collected while set (for profiles).
+    /// Records (or clears) `user`'s avatar on an asset, so whoever may see `user`'s profile may
+    /// read it, and it is never collected while set (for profiles).
     public func setAvatar(asset assetID: String, user: String, set: Bool, reply: @escaping (Result<Void, ChatError>) -> Void) {
         router.call(SetAvatarRef(assetID: assetID, user: user, set: set)) { reply($0.map { _ in () }) }
     }
 
     /// Asks the conversations one after the other, stopping at the first that lets `user` read.
-    private func checkRefs(_ refs: ArraySlice<AssetAccess.MessageRef>, user: String, done: @escaping (Result<Bool, ChatError>) -> Void) {
+    private func checkRefs(_ refs: ArraySlice<AssetAccess.MessageRef>, asset assetID: String, user: String, done: @escaping (Result<Bool, ChatError>) -> Void) {
         guard let ref = refs.first else { return done(.success(false)) }
+        if ref.conversationID.hasPrefix(AssetLimits.avatarPrefix) {
+            // An avatar: readable by whoever the owner's profile shows it to.
+            let owner = String(ref.conversationID.dropFirst(AssetLimits.avatarPrefix.count))
+            let viewer = Session(user: user, device: "", tokenHash: [], expiresAt: 0)
+            return profile(viewer, user: owner) { [self] result in
+                if case .success(let shown) = result, let avatar = shown["avatar"]?.stringValue, avatar == assetID {
+                    return done(.success(true))
+                }
+                checkRefs(refs.dropFirst(), asset: assetID, user: user, done: done)
+            }
+        }
         router.call(CanReadSeq(conversationID: ref.conversationID, reader: user, seq: ref.seq)) { [self] result in
             switch result {
             case .success(true): done(.success(true))
-            case .success(false): checkRefs(refs.dropFirst(), user: user, done: done)
-            case .failure(let error) where error.code == .notFound: checkRefs(refs.dropFirst(), user: user, done: done)
+            case .success(false): checkRefs(refs.dropFirst(), asset: assetID, user: user, done: done)
+            case .failure(let error) where error.code == .notFound: checkRefs(refs.dropFirst(), asset: assetID, user: user, done: done)
             case .failure(let error): done(.failure(error))
             }
         }

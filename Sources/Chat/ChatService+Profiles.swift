@@ -24,8 +24,8 @@ extension ChatService {
     /// `PATCH /v1/users/me`: the caller's own profile after the change.
     ///
     /// A new avatar must be an asset the caller can read (404 `not_found` otherwise, as for an
-    /// unknown one); it gets an avatar ref (ChatService+Assets.swift: readable by anyone signed
-    /// in, never collected) before the profile shows it, and the previous avatar's ref goes.
+    /// unknown one); it gets an avatar ref (ChatService+Assets.swift: readable by whoever may see
+    /// the profile, never collected) before the profile shows it, and the previous avatar's ref goes.
     public func updateProfile(_ session: Session, _ patch: ProfilePatch, reply: @escaping (Result<JSONObject, ChatError>) -> Void) {
         guard let avatar = patch.avatar else { return applyProfile(session, patch, previousAvatar: nil, reply: reply) }
         router.call(ReadProfile(user: session.user, viewer: session.user)) { [self] read in

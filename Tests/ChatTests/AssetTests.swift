@@ -118,7 +118,7 @@ final class AssetTests: XCTestCase {
         XCTAssertEqual(patch(bobs).failureCode, .notFound, "not hers to show")
         XCTAssertFalse(try canRead(h, mine, "bob"))
         XCTAssertEqual(try patch(mine).get()["avatar"], .string(mine))
-        XCTAssertTrue(try canRead(h, mine, "bob"), "an avatar is readable by anyone signed in")
+        XCTAssertTrue(try canRead(h, mine, "bob"), "an avatar is readable by whoever sees the profile (everyone by default)")
         XCTAssertEqual(try patch(next).get()["avatar"], .string(next))
         h.settle()
         XCTAssertTrue(try canRead(h, next, "bob"))

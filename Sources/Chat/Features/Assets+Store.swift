@@ -15,9 +15,11 @@ extension ShardStore {
                   .text(m.assetID), .text(m.sha256), .int(m.size), .text(m.contentType), .text(m.uploader), .int(m.createdAt))
     }
 
-    func hasAvatarRef(assetID: String) throws(StoreError) -> Bool {
-        try db.queryOne("SELECT 1 FROM asset_refs WHERE asset_id=? AND conversation_id >= 'avatar:' AND conversation_id < 'avatar;' LIMIT 1",
-                        .text(assetID)) != nil
+    /// The users whose avatar the asset is (normally one).
+    func avatarOwners(assetID: String, limit: Int) throws(StoreError) -> [String] {
+        try db.query("""
+            SELECT conversation_id FROM asset_refs WHERE asset_id=? AND conversation_id >= 'avatar:' AND conversation_id < 'avatar;' LIMIT ?
+            """, .text(assetID), .int(Int64(limit))).compactMap { $0.text(0).map { String($0.dropFirst(AssetLimits.avatarPrefix.count)) } }
     }
 
     /// The refs worth asking about for `reader`: first those in direct chats that name the

@@ -5,8 +5,8 @@ import Wire
 // (`ShardKey.asset`): what it is (its SHA-256, size, type, uploader) and where it is carried
 // (`asset_refs`: a conversation and seq per message that carries it, or an avatar). The bytes
 // are files on the nodes that hold the shard, moved by the node (RelayNode/AssetStore.swift),
-// not through the row log. Who may read an asset: its uploader, anyone signed in for an
-// avatar, and whoever may read one of the messages that carry it (`CanReadSeq` on the
+// not through the row log. Who may read an asset: its uploader, whoever may see the owner's
+// profile for an avatar, and whoever may read one of the messages that carry it (`CanReadSeq` on the
 // conversation's shard, with history's rules: a removed member keeps what they could read).
 
 public enum AssetLimits {
@@ -119,11 +119,13 @@ public struct AssetAccess: ShardOperation {
     public func run(in context: ShardContext) throws -> Grant {
         let store = context.store
         guard let meta = try store.asset(assetID) else { return Grant(meta: nil, readable: false, refs: []) }
-        if try meta.uploader == reader || store.hasAvatarRef(assetID: assetID) {
-            return Grant(meta: meta, readable: true, refs: [])
-        }
+        if meta.uploader == reader { return Grant(meta: meta, readable: true, refs: []) }
+        // Avatars first (`avatar:USER`, seq 0: readable by whoever may see USER's profile),
+        // then the messages that carry it.
+        let avatars = try store.avatarOwners(assetID: assetID, limit: AssetLimits.maxRefsChecked)
+            .map { MessageRef(conversationID: AssetLimits.avatarPrefix + $0, seq: 0) }
         let refs = try store.messageRefs(assetID: assetID, reader: reader, limit: AssetLimits.maxRefsChecked)
-        return Grant(meta: meta, readable: false, refs: refs.map { MessageRef(conversationID: $0.0, seq: $0.1) })
+        return Grant(meta: meta, readable: false, refs: avatars + refs.map { MessageRef(conversationID: $0.0, seq: $0.1) })
     }
 }
 
@@ -150,7 +152,7 @@ public struct AddAssetRef: ShardOperation {
 }
 
 /// Sets or clears a user's avatar ref on an asset (for profiles): an avatar is readable by
-/// anyone signed in and never collected while set. Idempotent.
+/// whoever may see the owner's profile and never collected while set. Idempotent.
 public struct SetAvatarRef: ShardOperation {
     public static let code = OperationCode.setAvatarRef
     public var assetID: String
