@@ -49,6 +49,8 @@ struct ClusterConfig: Equatable {
     var maxGroupMembers: Int = ChatSettings.defaultMaxGroupMembers
     /// Who charges tips and where users top up (BillingConfig.swift).
     var billing = BillingConfig()
+    /// Where notifications are pushed besides the in-app list (nil: in-app only).
+    var pushGateway: PushGatewayConfig?
     /// Days a moderation log entry is kept (docs/OPERATIONS.md "Moderation log").
     var moderationLogDays: Int = BlockLimits.defaultRetentionDays
     var moderationLogRetentionMs: Int64 { Int64(moderationLogDays) * 86_400_000 }
@@ -111,6 +113,7 @@ struct ClusterConfig: Equatable {
                                    durability: durability, logEntries: logEntries, maxGroupMembers: Int(maxGroupMembers),
                                    moderationLogDays: Int(moderationLogDays), passwordHashCost: UInt(passwordHashCost))
         config.billing = try BillingConfig.parse(o["billing"], source: source)
+        config.pushGateway = try PushGatewayConfig.parse(o["push_gateway"], source: source)
         return config
     }
 }

@@ -61,6 +61,12 @@ final class HTTPAPI {
         // Operators (the cluster secret): the moderation log, a mass message's progress
         .get("/v1/admin/users/{user}/moderation", HTTPAPI.adminModerationLog),
         .get("/v1/admin/users/{owner}/lists/{list_id}/messages/{client_id}", HTTPAPI.adminListMessageProgress),
+        // Notifications, mute and devices: HTTPAPI+Notifications.swift
+        .get("/v1/notifications", HTTPAPI.notifications),
+        .put("/v1/conversations/{id}/mute", HTTPAPI.mute),
+        .delete("/v1/conversations/{id}/mute", HTTPAPI.unmute),
+        .get("/v1/devices", HTTPAPI.devices),
+        .delete("/v1/devices/{device}", HTTPAPI.revokeDevice),
         // The WebSocket upgrade: HTTPAPI+WebSocket.swift
         .get("/v1/ws", HTTPAPI.upgrade),
     ], alsoAllowed: ["OPTIONS"])

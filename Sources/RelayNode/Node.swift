@@ -75,6 +75,14 @@ final class Node {
             chat.billing = billing
         }
         service.sink = cluster.directory
+        // Notifications (docs/NOTIFICATIONS.md): who is online, the push gateway, devices.
+        service.online = cluster.directory
+        if let push = config.pushGateway {
+            guard let gateway = HTTPPushGateway(push, loop: loop) else { throw ConfigError("bad push gateway url \(push.url)") }
+            service.notificationHook = gateway
+        }
+        let chat = self.chat, nodeID = me.id
+        registry.onDeviceGone = { user, device in chat.deviceSeen(user: user, device: device, node: nodeID, online: false) { _ in } }
         service.attach(router: cluster.router)
         server = ClientServer(loop: loop, api: HTTPAPI(node: self), metrics: metrics, log: log)
     }

@@ -116,7 +116,17 @@ final class WebSocketSession {
         node.metrics.webSocketsOpened += 1
         node.registry.add(self)
         state = .starting(buffered: buffered)
-        node.chat.conversations(session) { [weak self] result in
+        // The device is recorded first: its first sighting picks where its own backlog starts
+        // (Devices.swift); if that fails the backlog follows the user's cursor.
+        node.chat.deviceSeen(user: session.user, device: device, node: node.id, online: true) { [weak self] seen in
+            guard let self, case .starting = state else { return }
+            let firstSeen = try? seen.get()
+            loadHello(device: firstSeen == nil ? nil : device, firstSeen: firstSeen ?? 0)
+        }
+    }
+
+    private func loadHello(device backlogDevice: String?, firstSeen: Int64) {
+        node.chat.conversations(session, device: backlogDevice, deviceFirstSeen: firstSeen) { [weak self] result in
             guard let self, case .starting(let buffered) = state else { return }
             switch result {
             case .failure(let error):

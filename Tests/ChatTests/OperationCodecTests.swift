@@ -109,6 +109,21 @@ final class OperationCodecTests: XCTestCase {
         example([CreateListMessage(owner: "alice", listID: "lst_1", clientID: "c-9", kind: .text, body: "hello 😀")], replies: [2, 0]),
         example([ListMessageProgress(owner: "alice", listID: "lst_1", clientID: "c-9")],
                 replies: [ListMessageStatus(recipients: 10, done: 4)]),
+        // Notifications, mute and devices; the device fields of SetCursors and Summaries.
+        example([AddNotification(user: "bob", conversationID: "dm:alice:bob", seq: 3, sender: "alice", preview: "hi 😀", ts: 5)],
+                replies: [true, false]),
+        example([NotificationList(user: "bob", after: 2, limit: 100)],
+                replies: [[ChatNotification(id: 3, conversationID: "grp:abc", seq: 9, sender: "alice", preview: "", ts: 7)], []]),
+        example([ClearNotifications(user: "bob", conversationID: "dm:alice:bob", read: 4)], replies: [Done()]),
+        example([SetMute(user: "bob", conversationID: "grp:abc", muted: true)], replies: [Done()]),
+        example([NotificationRecipients(conversationID: "grp:abc", seq: 9, sender: "alice", after: "bob", limit: 100)],
+                replies: [["carol"], []]),
+        example([DeviceSeen(user: "bob", device: "phone", node: "n2", online: true)], replies: [Int64(1_763_700_000_000)]),
+        example([DeviceList(user: "bob")], replies: [[DeviceInfo(device: "phone", node: "n2", online: true, lastSeen: 4)], []]),
+        example([RevokeDevice(user: "bob", device: "phone")], replies: [[[1, 2, 3]], []]),
+        example([SetCursors(conversationID: "dm:alice:bob", user: "bob", delivered: 3, read: nil, device: "tablet")],
+                replies: [SetCursors.Cursors(delivered: 5, read: 4)]),
+        example([Summaries(user: "bob", conversationIDs: ["dm:alice:bob"], device: "tablet", deviceFirstSeen: 9)], replies: [[]]),
     ]
     static let group = GroupInfo(conversationID: "grp:abc", title: "Team", historyVisible: true, members: [
         MemberRecord(conversationID: "grp:abc", user: "alice", role: "admin", joinedSeq: 0, leftSeq: nil, delivered: 4, read: 3),

@@ -110,6 +110,7 @@ public struct SendMessage: ShardOperation {
         try store.setLastSeq(conversationID: m.conversationID, seq: stored.seq, ts: stored.ts)
         let recipients = try store.currentMemberIDs(conversationID: m.conversationID).filter { $0 != hiddenFor }
         context.push(EventJSON.messageEvent(stored), to: recipients, except: m.origin)
+        try NotifyMembers.enqueueIfOffline(stored, kind: m.kind, recipients: recipients, context: context)   // Notifications.swift
         if let hiddenFor {
             let job = LogBlockedAttempt(blocker: hiddenFor, entry: ModerationEntry(
                 sender: m.sender, conversationID: m.conversationID, seq: stored.seq, ts: stored.ts, preview: ModerationEntry.preview(of: m.body, kind: m.kind)))
