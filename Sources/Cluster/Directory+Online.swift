@@ -7,6 +7,6 @@ import Chat
 /// which costs a notification, never a lost one.
 extension Directory: OnlineUsers {
     public func isOnline(_ user: String) -> Bool {
-        local.hasConnections(of: user) || !nodes(of: user).isEmpty
+        local.hasConnections(of: user) || isConnectedElsewhere(user)
     }
 }

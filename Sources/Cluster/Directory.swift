@@ -146,6 +146,10 @@ public final class Directory: EventSink {
     /// Nodes other than this one where the user has connections.
     public func nodes(of user: String) -> [String] { (nodesByUser[user] ?? []).sorted() }
 
+    /// Whether the user has connections on another node (no allocation: asked per recipient
+    /// of every message, Directory+Online.swift).
+    public func isConnectedElsewhere(_ user: String) -> Bool { nodesByUser[user] != nil }
+
     // MARK: Logout everywhere
 
     public func loggedOut(user: String, tokenHash: [UInt8]) {

@@ -65,3 +65,14 @@ final class HTTPPushGateway: NotificationHook {
         }
     }
 }
+
+extension Node {
+    /// The push adapter's answers (none without a push gateway).
+    var pushCounters: [(String, String, Int)] {
+        guard let push = service.notificationHook as? HTTPPushGateway else { return [] }
+        return [("push_delivered_total", "notifications the push gateway took (2xx)", push.delivered),
+                ("push_refused_total", "notifications the push gateway refused for good (4xx): not retried", push.refused),
+                ("push_failed_total", "push attempts that failed (5xx, 408, 429, timeouts, no connection, a full queue): retried",
+                 push.failed)]
+    }
+}

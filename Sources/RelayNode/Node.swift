@@ -158,7 +158,7 @@ final class Node {
             ("peer_handshakes_evicted_total", "unauthenticated peer connections closed to make room for newer ones", peer.handshakesEvicted),
             ("peer_refusal_log_lines_suppressed_total", "peer refusal log lines held back by the rate-limited log", peer.refusalLogLinesSuppressed),
             ("client_turn_deferrals_total", "times a client connection used its share of a loop turn and waited for the next", server.budget.deferrals),
-        ] + billingCounters, gauges: [
+        ] + billingCounters + pushCounters, gauges: [
             ("client_connections", "open client TCP connections", server.connectionCount),
             ("websocket_sessions", "open WebSocket sessions", registry.count),
             ("online_users", "users with a WebSocket on this node", registry.onlineUsers),

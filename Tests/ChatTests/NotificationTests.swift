@@ -145,5 +145,26 @@ final class NotificationTests: XCTestCase {
         let laptop = try h.wait { h.chat.conversations(bob, device: "laptop", deviceFirstSeen: h.now + 1, reply: $0) }.get()
         XCTAssertEqual(laptop.first?.delivered, 3)
     }
-}
 
+    func testABigGroupsJobPagesTheMembersAndNotifiesTheOfflineOnes() throws {
+        let h = try ChatHarness()
+        let online = FakeOnline()
+        h.service.online = online
+        let alice = try h.signup("alice")
+        let members = (0..<150).map { String(format: "m%03d", $0) }
+        for user in members {
+            let session = NewSession(user: user, device: "d", tokenHash: Array(user.utf8) + [UInt8](repeating: 1, count: 28),
+                                     expiresAt: h.now + 1_000_000)
+            _ = try h.wait { h.chat.router.call(CreateUser(user: user, passwordHash: "x", displayName: user, session: session), reply: $0) }.get()
+        }
+        let id = try h.wait { h.chat.createGroup(alice, .init(title: "Big", members: members, historyVisible: true), reply: $0) }.get()
+        online.users = Set(members.prefix(10))   // 140 offline: more than a job names, so it pages
+        let send = try! SendCommand(["client_id": "c1", "conversation_id": .string(id), "kind": "text", "body": "hi all"])
+        let ack = try h.wait { h.chat.send(alice, send, origin: nil, reply: $0) }.get()
+        for _ in 0..<10 { h.settle() }
+        for user in members {
+            let list = try h.wait { h.chat.router.call(NotificationList(user: user, after: 0, limit: 10), reply: $0) }.get()
+            XCTAssertEqual(list.map(\.seq), online.users.contains(user) ? [] : [ack.seq], user)
+        }
+    }
+}
