@@ -62,7 +62,9 @@ public struct DeviceSeen: ShardOperation {
     public func run(in context: ShardContext) throws -> Int64 {
         let store = context.store
         let row = try store.deviceRow(user: user, device: device)
-        if online {
+        if online, let row, row.online, row.node == node {
+            return row.firstSeen   // another connection of the device on the same node: nothing changes
+        } else if online {
             try store.setDevice(user: user, device: device, node: node, online: true, firstSeen: row?.firstSeen ?? context.now,
                                 lastSeen: context.now)
         } else if let row, row.node == node {
