@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "relaynode", targets: ["RelayNode"]),
         .executable(name: "relay-bench", targets: ["RelayBench"]),
         .executable(name: "relay-sim", targets: ["RelaySim"]),
+        .executable(name: "relay", targets: ["RelayCLI"]),
     ],
     targets: [
         // C APIs Glibc does not export: epoll, eventfd, getrandom, libcrypt, SQLite.
@@ -47,9 +48,16 @@ let package = Package(
         // directory, shard handoff. Pure views plus shells over Gossip, Peer and Chat.
         .target(name: "Cluster", dependencies: ["Gossip", "Ring", "Peer", "Chat", "Net", "Wire", "Store", "JSON", "Hashing", "Replication"]),
 
+        // Blocking HTTP and WebSocket clients for command lines and worker threads.
+        .target(name: "RelayClient", dependencies: ["HTTPWire", "Hashing"]),
+        // `relay`: the command-line client (signup, send, listen, groups, uploads, ...).
+        .executableTarget(name: "RelayCLI", dependencies: ["RelayClient", "JSON", "Hashing"]),
+
         .executableTarget(
             name: "RelayNode",
-            dependencies: ["Cluster", "Chat", "Net", "HTTPWire", "Ring", "JSON", "Hashing", "Store", "CSystem"]
+            dependencies: ["Cluster", "Chat", "Net", "HTTPWire", "Ring", "JSON", "Hashing", "Store", "CSystem", "RelayClient"],
+            // The web client every node serves at `/`: static files, no build step.
+            resources: [.copy("Web")]
         ),
         // The load generator: many WebSocket clients on one event loop, latency histograms.
         .executableTarget(name: "RelayBench", dependencies: ["Net", "HTTPWire", "JSON", "Hashing"]),

@@ -53,6 +53,8 @@ public final class ClusterNode {
     public private(set) var router: ClusterRouter!
     public private(set) var directory: Directory!
     public private(set) var replicator: Replicator!
+    /// Presence decided by each user's shard primary (PresenceTracker.swift).
+    public private(set) var presence: PresenceTracker!
     private var dispatch: PeerDispatch!
     /// Called when this node has left and handed over every shard (or gave up waiting).
     public var onLeft: (() -> Void)?
@@ -108,6 +110,7 @@ public final class ClusterNode {
                                     }, log: log)
         router = ClusterRouter(me: settings.me, loop: loop, service: service, shardMap: shardMap, peer: peer, routes: replicator)
         dispatch = PeerDispatch(replicator: replicator, router: router, directory: directory)
+        presence = PresenceTracker(directory: directory, replicator: replicator, router: router, shardMap: shardMap, loop: loop)
         wire()
     }
 
@@ -138,6 +141,7 @@ public final class ClusterNode {
         try peer.listen(host: peerHost, port: peerPort)
         try gossip.start(host: gossipHost, port: gossipPort, seeds: settings.seeds)
         replicator.start()
+        presence.start()
     }
 
     private func memberChanged(_ member: Member) {

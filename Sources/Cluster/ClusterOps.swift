@@ -3,7 +3,7 @@ import Wire
 
 /// Peer-protocol operations between nodes beyond the shard operations (which use
 /// `OperationCode`, codes 1-99). Each payload is WireWriter-encoded.
-public enum ClusterOp: UInt16, Sendable {
+public enum ClusterOp: UInt16, Sendable, CaseIterable {
     /// oneway: an event for some users' connections on the receiving node.
     case pushEvent = 100
     /// oneway: a user's first connection opened / last closed on the sending node.

@@ -34,6 +34,12 @@ public final class Directory: EventSink {
     /// Runs work on a later loop turn (the loop's zero-delay timer).
     let later: (@escaping () -> Void) -> Void
     public var slicedPushes: Int { queue.queued }
+    /// Users with a connection on this node (kept from `LocalConnections`' callbacks).
+    private var localUsers: Set<String> = []
+    /// Told, after each change of the directory, which users' cluster-wide presence may have
+    /// changed (the `PresenceTracker` re-reads `isOnline` for them). One call per change, after
+    /// it is whole: a snapshot that replaces a node's users reports each user once.
+    public var onUsersChanged: (([String]) -> Void)?
 
     public init(me: String, local: LocalConnections, peer: PeerTransport, later: @escaping (@escaping () -> Void) -> Void,
                 livePeers: @escaping () -> [String]) {
@@ -42,8 +48,16 @@ public final class Directory: EventSink {
         self.peer = peer
         self.later = later
         self.livePeers = livePeers
-        local.onUserOnline = { [unowned self] user in self.broadcastPresence(user, online: true) }
-        local.onUserOffline = { [unowned self] user in self.broadcastPresence(user, online: false) }
+        local.onUserOnline = { [unowned self] user in
+            localUsers.insert(user)
+            broadcastPresence(user, online: true)
+            onUsersChanged?([user])
+        }
+        local.onUserOffline = { [unowned self] user in
+            localUsers.remove(user)
+            broadcastPresence(user, online: false)
+            onUsersChanged?([user])
+        }
     }
 
     // MARK: EventSink
@@ -102,6 +116,7 @@ public final class Directory: EventSink {
     func received(presence payload: [UInt8], from node: String) {
         guard let (user, online) = try? ClusterCodec.decodePresence(payload) else { return }
         set(user, on: node, online: online)
+        onUsersChanged?([user])
     }
 
     /// A link to `node` came up: send it everyone connected here.
@@ -111,18 +126,27 @@ public final class Directory: EventSink {
 
     func received(snapshot payload: [UInt8], from node: String) {
         guard let users = try? ClusterCodec.decodeStrings(payload) else { return }
-        forget(node)
+        var changed = Set(forgetEntries(of: node))
         for user in users { set(user, on: node, online: true) }
+        changed.formUnion(users)
+        if !changed.isEmpty { onUsersChanged?(changed.sorted()) }
     }
 
     /// The node died or left: its connections are gone.
     func forget(_ node: String) {
-        for user in usersByNode.removeValue(forKey: node) ?? [] {
+        let gone = forgetEntries(of: node)
+        if !gone.isEmpty { onUsersChanged?(gone) }
+    }
+
+    private func forgetEntries(of node: String) -> [String] {
+        let users = (usersByNode.removeValue(forKey: node) ?? []).sorted()
+        for user in users {
             nodesByUser[user]?.remove(node)
             if nodesByUser[user]?.isEmpty == true { nodesByUser[user] = nil }
             entries -= 1
         }
         incompleteNodes.remove(node)
+        return users
     }
 
     private func set(_ user: String, on node: String, online: Bool) {
@@ -146,9 +170,11 @@ public final class Directory: EventSink {
     /// Nodes other than this one where the user has connections.
     public func nodes(of user: String) -> [String] { (nodesByUser[user] ?? []).sorted() }
 
-    /// Whether the user has connections on another node (no allocation: asked per recipient
-    /// of every message, Directory+Online.swift).
-    public func isConnectedElsewhere(_ user: String) -> Bool { nodesByUser[user] != nil }
+    /// Connected anywhere in the cluster, as far as this node knows.
+    public func isOnline(_ user: String) -> Bool { localUsers.contains(user) || nodesByUser[user] != nil }
+
+    /// Every user connected anywhere, as far as this node knows (in no particular order).
+    public var onlineUsers: Set<String> { localUsers.union(nodesByUser.keys) }
 
     // MARK: Logout everywhere
 

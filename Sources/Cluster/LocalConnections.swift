@@ -8,10 +8,4 @@ public protocol LocalConnections: EventSink {
     var onUserOnline: ((String) -> Void)? { get set }
     var onUserOffline: ((String) -> Void)? { get set }
     func closeSessions(user: String, tokenHash: [UInt8])
-    /// Whether the user has a live connection here (notifications: Directory+Online.swift).
-    func hasConnections(of user: String) -> Bool
-}
-
-extension LocalConnections {
-    public func hasConnections(of user: String) -> Bool { usersOnline.contains(user) }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import RelayClient
 
 /// `relaynode admin --config FILE VERB ...`: operator commands over HTTP. Reads the cluster
 /// config the nodes use, takes its secret as the operator's bearer token, and calls the first

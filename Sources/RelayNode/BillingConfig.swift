@@ -1,5 +1,6 @@
 import Chat
 import JSON
+import RelayClient
 
 /// The cluster config's `billing` (docs/OPERATIONS.md "Billing"): who charges tips, and where
 /// a `payment_failed` sends the user to top up.

@@ -42,8 +42,6 @@ final class ConnectionRegistry: LocalConnections {
 
     func sessions(of user: String) -> [WebSocketSession] { byUser[user] ?? [] }
 
-    func hasConnections(of user: String) -> Bool { byUser[user] != nil }
-
     var onlineUsers: Int { byUser.count }
 
     /// The event's frame is made once, on its first delivery here, and shared by every

@@ -61,6 +61,16 @@ final class HTTPAPI {
         // Operators (the cluster secret): the moderation log, a mass message's progress
         .get("/v1/admin/users/{user}/moderation", HTTPAPI.adminModerationLog),
         .get("/v1/admin/users/{owner}/lists/{list_id}/messages/{client_id}", HTTPAPI.adminListMessageProgress),
+        // The key directory for end-to-end encryption: HTTPAPI+Keys.swift
+        .put("/v1/keys", HTTPAPI.putKeys),
+        .get("/v1/users/{user}/keys", HTTPAPI.userKeys),
+        // The web client: HTTPAPI+Web.swift
+        .get("/", HTTPAPI.webIndex),
+        .get("/web/{file}", HTTPAPI.webAsset),
+        // Profiles and presence: HTTPAPI+Profiles.swift
+        .get("/v1/users/{user}", HTTPAPI.profile),
+        .patch("/v1/users/me", HTTPAPI.updateProfile),
+        .get("/v1/users/{user}/presence", HTTPAPI.presence),
         // Notifications, mute and devices: HTTPAPI+Notifications.swift
         .get("/v1/notifications", HTTPAPI.notifications),
         .put("/v1/conversations/{id}/mute", HTTPAPI.mute),

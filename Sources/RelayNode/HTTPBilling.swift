@@ -1,6 +1,7 @@
 import Chat
 import JSON
 import Net
+import RelayClient
 
 /// The billing adapter for an outside service (`"billing": {"kind": "http"}`): each tip's
 /// charge is a POST of `{user, amount_cents, currency, recipient, client_id}` with

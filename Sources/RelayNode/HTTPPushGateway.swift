@@ -1,6 +1,7 @@
 import Chat
 import JSON
 import Net
+import RelayClient
 
 /// The push adapter (`"push_gateway"` in the cluster config): each notification is a POST of
 /// `{key, user, conversation_id, seq, sender, preview, ts}` with `Idempotency-Key: KEY`

@@ -23,6 +23,8 @@ final class Node {
     let workers: WorkerPool
     private(set) var server: ClientServer!
     let startedAtMs: Int64
+    /// The web client's files, served at `/`.
+    let web = WebClient.bundled()
 
     /// Threads that hash passwords: yescrypt takes tens of milliseconds and 16 MiB each.
     static let hashWorkers = 2
@@ -158,7 +160,7 @@ final class Node {
             ("peer_handshakes_evicted_total", "unauthenticated peer connections closed to make room for newer ones", peer.handshakesEvicted),
             ("peer_refusal_log_lines_suppressed_total", "peer refusal log lines held back by the rate-limited log", peer.refusalLogLinesSuppressed),
             ("client_turn_deferrals_total", "times a client connection used its share of a loop turn and waited for the next", server.budget.deferrals),
-        ] + billingCounters + pushCounters, gauges: [
+        ] + presenceCounters + billingCounters + pushCounters, gauges: [
             ("client_connections", "open client TCP connections", server.connectionCount),
             ("websocket_sessions", "open WebSocket sessions", registry.count),
             ("online_users", "users with a WebSocket on this node", registry.onlineUsers),
@@ -166,6 +168,14 @@ final class Node {
             ("login_throttle_records", "entries held by the login throttle", chat.loginThrottle.records),
             ("peer_handshaking_connections", "accepted peer connections still handshaking", cluster.peer.handshakingConnections),
         ], logins: chat.loginThrottle.stats)
+    }
+
+    /// Presence as decided here, as some users' shard primary (PresenceTracker.swift).
+    private var presenceCounters: [(String, String, Int)] {
+        let p = cluster.presence!
+        return [("presence_transitions_total", "users' online/offline changes stored by this node as their shard's primary", p.transitions),
+                ("presence_events_pushed_total", "presence events pushed by this node: one per online recipient of a transition", p.eventsPushed),
+                ("presence_calls_failed_total", "presence updates that failed here and wait for the next sweep", p.failedCalls)]
     }
 
     /// The HTTP billing adapter's answers (none with the ledger).

@@ -1,5 +1,6 @@
 import Chat
 import JSON
+import RelayClient
 
 /// The cluster config's `push_gateway` (docs/NOTIFICATIONS.md): where notifications are
 /// posted besides the in-app list. Absent (the default): in-app only.

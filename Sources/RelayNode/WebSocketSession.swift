@@ -116,41 +116,54 @@ final class WebSocketSession {
         node.metrics.webSocketsOpened += 1
         node.registry.add(self)
         state = .starting(buffered: buffered)
+        // Both reads run at once; `hello` goes when both are in.
+        var prekeys: Int64?, conversations: Result<[ConversationSummary], ChatError>?
+        let both = { [weak self] in
+            guard let self, let prekeys, let conversations else { return }
+            sendHello(conversations, prekeys: prekeys)
+        }
+        node.chat.prekeyCount(session, device: device) { result in
+            prekeys = (try? result.get()) ?? 0
+            both()
+        }
         // The device is recorded first: its first sighting picks where its own backlog starts
         // (Devices.swift); if that fails the backlog follows the user's cursor.
         node.chat.deviceSeen(user: session.user, device: device, node: node.id, online: true) { [weak self] seen in
             guard let self, case .starting = state else { return }
             let firstSeen = try? seen.get()
-            loadHello(device: firstSeen == nil ? nil : device, firstSeen: firstSeen ?? 0)
+            node.chat.conversations(session, device: firstSeen == nil ? nil : device, deviceFirstSeen: firstSeen ?? 0) { result in
+                conversations = result
+                both()
+            }
         }
     }
 
-    private func loadHello(device backlogDevice: String?, firstSeen: Int64) {
-        node.chat.conversations(session, device: backlogDevice, deviceFirstSeen: firstSeen) { [weak self] result in
-            guard let self, case .starting(let buffered) = state else { return }
-            switch result {
-            case .failure(let error):
-                state = .catchingUp
-                sendError(error, clientID: nil)
-                close(code: 1011, reason: "could not load conversations")
-            case .success(let list):
-                let hello: JSONObject = [
-                    "type": "hello", "user": .string(session.user), "device": .string(device), "node": .string(node.id),
-                    "conversations": .array(list.map { EventJSON.summary($0, full: false) }),
-                ]
-                state = .catchingUp
-                write(JSON.object(hello).serialized())
-                let ranges = list.filter { $0.lastSeq > $0.delivered }
-                    .map { Range(conversationID: $0.conversationID, after: $0.delivered, upTo: $0.lastSeq) }
-                for range in ranges { streamedTop[range.conversationID] = range.upTo }
-                enqueue(Job(ranges: ranges) { [weak self] synced in
-                    self?.write(JSON.object(["type": "synced", "conversations": .array(synced.map { .string($0) })]).serialized())
-                    self?.goLive()
-                })
-                // Frames the client sent before `hello` are read now.
-                if !buffered.isEmpty { buffered.withUnsafeBytes { received($0) } }
-                connection.updateReading()
-            }
+    /// Sends `hello` and starts the backlog.
+    private func sendHello(_ result: Result<[ConversationSummary], ChatError>, prekeys: Int64) {
+        guard case .starting(let buffered) = state else { return }
+        switch result {
+        case .failure(let error):
+            state = .catchingUp
+            sendError(error, clientID: nil)
+            close(code: 1011, reason: "could not load conversations")
+        case .success(let list):
+            let hello: JSONObject = [
+                "type": "hello", "user": .string(session.user), "device": .string(device), "node": .string(node.id),
+                "conversations": .array(list.map { EventJSON.summary($0, full: false) }),
+                "one_time_prekeys": .int(prekeys),
+            ]
+            state = .catchingUp
+            write(JSON.object(hello).serialized())
+            let ranges = list.filter { $0.lastSeq > $0.delivered }
+                .map { Range(conversationID: $0.conversationID, after: $0.delivered, upTo: $0.lastSeq) }
+            for range in ranges { streamedTop[range.conversationID] = range.upTo }
+            enqueue(Job(ranges: ranges) { [weak self] synced in
+                self?.write(JSON.object(["type": "synced", "conversations": .array(synced.map { .string($0) })]).serialized())
+                self?.goLive()
+            })
+            // Frames the client sent before `hello` are read now.
+            if !buffered.isEmpty { buffered.withUnsafeBytes { received($0) } }
+            connection.updateReading()
         }
     }
 

@@ -203,6 +203,34 @@ enum ShardSchema {
                 PRIMARY KEY(list_id, client_id)
             ) WITHOUT ROWID;
             """),
+        // The key directory (Chat/Features/Keys.swift), on the owner's user shard.
+        Migration(version: 11, sql: """
+            CREATE TABLE device_keys(
+                user TEXT NOT NULL,
+                device TEXT NOT NULL,
+                identity_key TEXT NOT NULL,
+                signed_prekey TEXT NOT NULL,
+                updated_at INTEGER NOT NULL,
+                PRIMARY KEY(user, device)
+            ) WITHOUT ROWID;
+            CREATE TABLE one_time_prekeys(
+                user TEXT NOT NULL,
+                device TEXT NOT NULL,
+                id INTEGER NOT NULL,
+                prekey TEXT NOT NULL,
+                used INTEGER NOT NULL,
+                PRIMARY KEY(user, device, id)
+            ) WITHOUT ROWID;
+            """),
+        // Presence and profile privacy (Sources/Chat/Features/Presence.swift, Profiles.swift):
+        // whether the user is online cluster-wide as their shard's primary last decided (its
+        // `last_seen` is stored when they go offline), and who sees `about` and `avatar`. The
+        // partial index lets each primary's sweep find the users it holds online cheaply.
+        Migration(version: 9, sql: """
+            ALTER TABLE users ADD COLUMN profile_visibility TEXT NOT NULL DEFAULT 'everyone';
+            ALTER TABLE users ADD COLUMN online INTEGER NOT NULL DEFAULT 0;
+            CREATE INDEX users_online ON users(id) WHERE online=1;
+            """),
         // Notifications, mute and devices (Sources/Chat/Features/Notifications.swift,
         // Devices.swift). On a user's shard: the in-app list (ids per user, counted in
         // `notification_state` so they never go back), per-conversation preferences (muted, and

@@ -109,6 +109,23 @@ final class OperationCodecTests: XCTestCase {
         example([CreateListMessage(owner: "alice", listID: "lst_1", clientID: "c-9", kind: .text, body: "hello 😀")], replies: [2, 0]),
         example([ListMessageProgress(owner: "alice", listID: "lst_1", clientID: "c-9")],
                 replies: [ListMessageStatus(recipients: 10, done: 4)]),
+        example([PutKeys(user: "alice", device: "phone", identityKey: "aWQ=", signedPrekey: "c3Br", oneTimePrekeys: ["b3Ax", "b3Ay"]),
+                 PutKeys(user: "alice", device: "web", identityKey: "aWQ=", signedPrekey: "c3Br", oneTimePrekeys: [])], replies: [Done()]),
+        example([TakeKeyBundles(user: "alice")],
+                replies: [[KeyBundle(device: "phone", identityKey: "aWQ=", signedPrekey: "c3Br", oneTimePrekey: "b3Ax"),
+                           KeyBundle(device: "web", identityKey: "aWQ=", signedPrekey: "c3Br", oneTimePrekey: nil)], [], nil]),
+        example([PrekeyCount(user: "alice", device: "phone")], replies: [Int64(3)]),
+        // Presence and profiles.
+        example([SetPresence([PresenceUpdate(user: "alice", online: true), PresenceUpdate(user: "bob", online: false)])],
+                replies: [[PresenceFanout(user: "alice", online: true, eventText: "{\"type\":\"presence\"}", partners: ["bob"],
+                                          groups: ["grp:abc"], hidden: ["carol"])], []]),
+        example([PresenceAudience(conversationID: "grp:abc", user: "alice")], replies: [["alice", "bob"], []]),
+        example([AreMembers(conversationID: "grp:abc", users: ["alice", "bob"])], replies: [true, false]),
+        example([ReadProfile(user: "alice", viewer: "bob")],
+                replies: [ProfileRead(profile: profile, blocksViewer: false, direct: true, groups: ["grp:abc"]), nil]),
+        example([UpdateProfile(user: "alice", patch: ProfilePatch(displayName: "Al 😀", about: "", avatar: "a_1",
+                                                                 lastSeenVisibility: .contacts, profileVisibility: .nobody)),
+                 UpdateProfile(user: "alice", patch: ProfilePatch())], replies: [profile]),
         // Notifications, mute and devices; the device fields of SetCursors and Summaries.
         example([AddNotification(user: "bob", conversationID: "dm:alice:bob", seq: 3, sender: "alice", preview: "hi 😀", ts: 5)],
                 replies: [true, false]),
@@ -125,6 +142,8 @@ final class OperationCodecTests: XCTestCase {
                 replies: [SetCursors.Cursors(delivered: 5, read: 4)]),
         example([Summaries(user: "bob", conversationIDs: ["dm:alice:bob"], device: "tablet", deviceFirstSeen: 9)], replies: [[]]),
     ]
+    static let profile = Profile(user: "alice", displayName: "Alice", about: "hi \u{0}", avatar: "a_x", lastSeenVisibility: .nobody,
+                                 profileVisibility: .contacts, online: true, lastSeen: 1_763_700_000_000)
     static let group = GroupInfo(conversationID: "grp:abc", title: "Team", historyVisible: true, members: [
         MemberRecord(conversationID: "grp:abc", user: "alice", role: "admin", joinedSeq: 0, leftSeq: nil, delivered: 4, read: 3),
         MemberRecord(conversationID: "grp:abc", user: "bob", role: "member", joinedSeq: 2, leftSeq: nil, delivered: 0, read: 0),

@@ -38,3 +38,15 @@ final class ClusterCodecTests: XCTestCase {
         }
     }
 }
+
+final class OperationCodeSpaceTests: XCTestCase {
+    /// Shard operations and the cluster's own share the peer links' operation numbers: a
+    /// shard operation with a cluster operation's number would be taken for it and answered
+    /// "malformed".
+    func testShardOperationsDoNotReuseClusterOperationNumbers() {
+        let cluster = Set(ClusterOp.allCases.map(\.rawValue))
+        for type in Operations.all {
+            XCTAssertFalse(cluster.contains(type.code.rawValue), "\(type) uses \(type.code.rawValue), a ClusterOp number")
+        }
+    }
+}

@@ -260,7 +260,9 @@ final class RowChangeLogTests: XCTestCase {
                                                   "blocks", "direct_blocks", "moderation_log", "lists", "list_members", "list_messages",
                                                   // Notifications and devices (migration 10)
                                                   "notifications", "notification_state", "conversation_prefs", "notify_marks",
-                                                  "devices", "device_cursors"])
+                                                  "devices", "device_cursors",
+                                                  // The key directory (migration 11)
+                                                  "device_keys", "one_time_prekeys"])
         XCTAssertEqual(tables.first { $0.name == "members" }?.keyPlaces, [1, 2, 0, 0, 0, 0, 0])
         // A table a session would skip (no key, or a key that may be NULL) is refused at open.
         for sql in ["CREATE TABLE loose(a, b)", "CREATE TABLE nullable(k TEXT PRIMARY KEY, v)"] {

@@ -178,7 +178,8 @@ public struct History: ShardOperation {
     }
 }
 
-/// A member is typing: the other members online see it; nothing is stored.
+/// A member is typing: the other members online see it, at most once a second per member
+/// and conversation; nothing is stored.
 public struct Typing: ShardOperation {
     public static let code = OperationCode.typing
     public var conversationID: String
@@ -197,6 +198,8 @@ public struct Typing: ShardOperation {
         guard let member = try context.store.member(conversationID: conversationID, user: user), member.leftSeq == nil else {
             throw ShardService.notMember(conversationID)
         }
+        // Rate-limited per user and conversation (TypingLimit.swift); extra ones vanish silently.
+        guard context.typing.allow(user: user, conversationID: conversationID, now: context.now) else { return Done() }
         let blocker = try context.store.directBlocker(of: user, inConversation: conversationID)   // Blocks.swift
         let others = try context.store.currentMemberIDs(conversationID: conversationID).filter { $0 != user && $0 != blocker }
         context.push(EventJSON.typingEvent(conversationID: conversationID, user: user), to: others)

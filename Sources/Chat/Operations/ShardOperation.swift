@@ -47,6 +47,11 @@ public enum OperationCode: UInt16, Sendable, CaseIterable {
     case setBlock = 40, blockList = 41, setDirectBlock = 42, recordModeration = 43, moderationLog = 44
     case usersExist = 45, createList = 46, addListMembers = 47, removeListMember = 48, listsOf = 49, listDetail = 50
     case listMembersPage = 51, createListMessage = 52, listMessageProgress = 53
+    // The key directory (Keys.swift): 210-219. (100-199 are the cluster's own operations,
+    // `ClusterOp`, on the same peer links.)
+    case putKeys = 210, takeKeyBundles = 211, prekeyCount = 212
+    // Presence (Presence.swift) and profiles (Profiles.swift): 80-89.
+    case setPresence = 80, presenceAudience = 81, areMembers = 82, readProfile = 83, updateProfile = 84
     // Notifications and mute (Notifications.swift); devices (Devices.swift): 90-109.
     case addNotification = 90, notificationList = 91, clearNotifications = 92, setMute = 93, notificationRecipients = 94
     case deviceSeen = 95, deviceList = 96, revokeDevice = 97
@@ -66,6 +71,8 @@ public enum Operations {
         SetBlock.self, BlockList.self, SetDirectBlock.self, RecordModeration.self, ModerationLog.self,
         UsersExist.self, CreateList.self, AddListMembers.self, RemoveListMember.self, ListsOf.self, ListDetail.self,
         ListMembersPage.self, CreateListMessage.self, ListMessageProgress.self,
+        PutKeys.self, TakeKeyBundles.self, PrekeyCount.self,
+        SetPresence.self, PresenceAudience.self, AreMembers.self, ReadProfile.self, UpdateProfile.self,
         AddNotification.self, NotificationList.self, ClearNotifications.self, SetMute.self, NotificationRecipients.self,
         DeviceSeen.self, DeviceList.self, RevokeDevice.self,
     ]

@@ -20,8 +20,12 @@ public final class ShardContext {
     /// Whether a push gateway takes notifications (the node's config).
     public let pushesNotifications: Bool
 
-    init(shard: Int, store: ShardStore, now: Int64, random: RandomSource, online: OnlineUsers? = nil,
+    /// The per-(user, conversation) limit on typing events (TypingLimit.swift).
+    let typing: TypingLimiter
+
+    init(shard: Int, store: ShardStore, now: Int64, random: RandomSource, typing: TypingLimiter, online: OnlineUsers? = nil,
          pushesNotifications: Bool = false) {
+        self.typing = typing
         self.shard = shard
         self.store = store
         self.now = now

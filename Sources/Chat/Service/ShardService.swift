@@ -32,6 +32,8 @@ public final class ShardService {
     let clock: () -> Int64
     let commits: GroupCommit
     private var coalescer = ReceiptCoalescer()
+    /// Typing events let through per (user, conversation) on the shards led here.
+    let typing = TypingLimiter()
     /// Told of every answer that leaves (nil in a node).
     public weak var observer: ShardServiceObserver?
     /// Outbox jobs this node runs for the shards it leads (set once routing exists).
@@ -76,7 +78,7 @@ public final class ShardService {
         do { store = try files.store(shard) } catch {
             return reply(.failure(.unavailable("shard \(shard) cannot be opened")))
         }
-        let context = ShardContext(shard: shard, store: store, now: clock(), random: random, online: online,
+        let context = ShardContext(shard: shard, store: store, now: clock(), random: random, typing: typing, online: online,
                                    pushesNotifications: notificationHook != nil)
         let before = store.db.totalChanges
         let result: Result<Op.Reply, ChatError>
