@@ -75,6 +75,8 @@ def test_revoking_a_device_stops_its_tokens_everywhere_and_closes_its_sockets(de
     keep = dev3.client("n1").login(carol, device="desk")
     gone = dev3.client("n2").login(carol, device="old-phone")
     gone2 = dev3.client("n3").login(carol, device="old-phone")   # a second token of that device
+    keys = {"device": "old-phone", "identity_key": "aWQ=", "signed_prekey": "c3Br", "one_time_prekeys": ["b3Ax"]}
+    assert dev3.client("n1").http("PUT", "/v1/keys", keys, gone)[0] == 204
     with dev3.client("n3").ws(gone) as gone_ws, dev3.client("n1").ws(gone2) as gone2_ws:
         assert devices(dev3, "n2", keep)["old-phone"]["online"]
         assert dev3.client("n2").http("DELETE", "/v1/devices/old-phone", token=keep)[0] == 204
@@ -86,6 +88,8 @@ def test_revoking_a_device_stops_its_tokens_everywhere_and_closes_its_sockets(de
             assert ws_refused_status(dev3, token, nid) == 401
         listed = devices(dev3, nid, keep)
         assert "old-phone" not in listed and "desk" in listed, listed
+    status, bundles = dev3.client("n3").http("GET", f"/v1/users/{carol}/keys", token=keep)
+    assert status == 200 and bundles["devices"] == [], "a revoked device's keys go with it"
     assert dev3.client("n1").http("DELETE", "/v1/devices/old-phone", token=keep)[0] == 404
     assert dev3.client("n1").http("DELETE", "/v1/devices/never", token=keep)[0] == 404
     # Revoking one's own device: that token stops too.

@@ -94,8 +94,9 @@ public struct DeviceList: ShardOperation {
     public func run(in context: ShardContext) throws -> [DeviceInfo] { try context.store.devices(user: user) }
 }
 
-/// Deletes the sessions issued for `device` and its row; answers their token hashes (the
-/// front closes their connections on every node). A device the user never had: not found.
+/// Deletes the sessions issued for `device`, its row and its end-to-end keys; answers the
+/// token hashes (the front closes their connections on every node). A device the user never
+/// had: not found.
 public struct RevokeDevice: ShardOperation {
     public static let code = OperationCode.revokeDevice
     public var user: String
@@ -115,8 +116,10 @@ public struct RevokeDevice: ShardOperation {
         let store = context.store
         let hashes = try store.sessionHashes(user: user, device: device)
         let known = try store.deviceRow(user: user, device: device) != nil
+            || store.identityKey(user: user, device: device) != nil
         guard known || !hashes.isEmpty else { throw ChatError(.notFound, "no device \(device)") }
         try store.deleteDevice(user: user, device: device)
+        try store.deleteKeys(user: user, device: device)   // its end-to-end keys go with it (Keys.swift)
         return hashes
     }
 }
