@@ -219,45 +219,51 @@ def shard(cluster: Cluster, nid: str, query: str) -> dict:
 
 
 def test_a_job_cut_off_by_kill_9_is_finished_by_the_new_primary(pushed3):
-    """Deterministic: the recipient's user shard is led by a node that is paused (SIGSTOP), so
-    the acked messages' notification jobs cannot finish on the conversation's primary; that
-    primary is killed -9, the paused node resumed. The new primary runs the jobs from the
-    outbox it holds: exactly one notification per message."""
+    """Deterministic: in a group of alice (sending), bob (offline) and carol (online), bob's
+    user shard is led by a node that is paused (SIGSTOP), so the acked messages' notification
+    jobs cannot finish on the group's primary; that primary is killed -9, the paused node
+    resumed. The new primary runs the jobs from the outbox it holds: exactly one notification
+    per message for bob, at the gateway too, and none for carol."""
     cluster, gateway = pushed3
     wait_replicated(cluster, NODES, 2)
     alice, ta = cluster.client("n1").new_user("alice")
+    carol, tc = cluster.client("n2").new_user("carol")
     sender = shard(cluster, "n1", f"user={alice}")["primary"]   # checks alice's token on every send
-    for _ in poll(20.0, "a recipient whose shard is led outside the chat's copies", interval_s=0):
+    for _ in poll(30.0, "a recipient whose shard is led outside the group's copies", interval_s=0):
         bob, tb = cluster.client("n2").new_user("bob")
-        conv = dm(alice, bob)
-        chat = shard(cluster, "n1", f"conversation={conv}")
+        gid = create_group(cluster, ta, [bob, carol])
+        chat = shard(cluster, "n1", f"conversation={gid}")
         user = shard(cluster, "n1", f"user={bob}")
         if user["primary"] not in chat["isr"] and user["primary"] != sender and len(chat["isr"]) == 2:
             break
     primary, front = chat["primary"], next(n for n in chat["isr"] if n != chat["primary"])
     paused = user["primary"]
-    cluster.client(front).send(ta, to=bob, body="open", client_id="p0")   # opens the chat, known open on the front
-    wait_notified(cluster, front, tb, [(conv, 1)])
-    cluster.nodes[paused].proc.send_signal(signal.SIGSTOP)
-    try:
-        seqs = [cluster.client(front).send(ta, to=bob, body=f"p{i}", client_id=f"p{i}")["seq"] for i in range(1, 4)]
-        assert seqs == [2, 3, 4]
-        assert cluster.kill(primary, signal.SIGKILL) == -signal.SIGKILL
-    finally:
-        cluster.nodes[paused].proc.send_signal(signal.SIGCONT)
-    try:
-        expected = [(conv, s) for s in [1] + seqs]
-        for _ in poll(FAILOVER_DEADLINE_S, "bob's notifications from the new primary", interval_s=0.2):
-            status, body = cluster.client(front).http("GET", "/v1/notifications", token=tb)
-            assert status in (200, 503), (status, body)
-            if status == 200 and [(n["conversation_id"], n["seq"]) for n in body["notifications"]] == expected:
-                break
-        keys = {f"{bob}:{c}:{s}" for c, s in expected}
-        for _ in poll(FAILOVER_DEADLINE_S, "the gateway to take every key"):
-            if gateway.delivered(bob) == keys:
-                break
-        assert [(n["conversation_id"], n["seq"]) for n in notifications(cluster, paused, tb)] == expected
-    finally:
-        cluster.start(primary)
-        cluster.wait_formed(NODES)
-        wait_replicated(cluster, NODES, 2)
+    with cluster.client(front).ws(tc):
+        first = cluster.client(front).send(ta, conversation_id=gid, body="open", client_id="p0")["seq"]
+        wait_notified(cluster, front, tb, [(gid, first)])
+        cluster.nodes[paused].proc.send_signal(signal.SIGSTOP)
+        try:
+            seqs = [cluster.client(front).send(ta, conversation_id=gid, body=f"p{i}", client_id=f"p{i}")["seq"]
+                    for i in range(1, 4)]
+            assert cluster.kill(primary, signal.SIGKILL) == -signal.SIGKILL
+        finally:
+            cluster.nodes[paused].proc.send_signal(signal.SIGCONT)
+        try:
+            expected = [(gid, s) for s in [first] + seqs]
+            for _ in poll(FAILOVER_DEADLINE_S, "bob's notifications from the new primary", interval_s=0.2):
+                status, body = cluster.client(front).http("GET", "/v1/notifications", token=tb)
+                assert status in (200, 503), (status, body)
+                if status == 200 and [(n["conversation_id"], n["seq"]) for n in body["notifications"]] == expected:
+                    break
+            keys = {f"{bob}:{c}:{s}" for c, s in expected}
+            for _ in poll(FAILOVER_DEADLINE_S, "the gateway to take every key"):
+                if gateway.delivered(bob) == keys:
+                    break
+            assert [(n["conversation_id"], n["seq"]) for n in notifications(cluster, paused, tb)] == expected
+            for nid in (front, paused):
+                assert notifications(cluster, nid, tc) == [], "carol was online throughout"
+            assert gateway.delivered(carol) == set()
+        finally:
+            cluster.start(primary)
+            cluster.wait_formed(NODES)
+            wait_replicated(cluster, NODES, 2)
