@@ -4,10 +4,13 @@ each with its own connection and delivered cursor, kept in sync; the sender's ot
 see what it sent; listing and revoking devices."""
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 from conftest import formed_cluster
 from relay import dm, poll, ws_refused_status
+from test_replication import wait_replicated
 
 NODES = ["n1", "n2", "n3"]
 DEADLINE_S = 15.0
@@ -95,3 +98,26 @@ def test_revoking_a_device_stops_its_tokens_everywhere_and_closes_its_sockets(de
     # Revoking one's own device: that token stops too.
     assert dev3.client("n3").http("DELETE", "/v1/devices/desk", token=keep)[0] == 204
     assert dev3.client("n1").http("GET", "/v1/devices", token=keep)[0] == 401
+
+
+def test_a_device_on_a_killed_node_shows_offline(dev3):
+    """The answering node's view of the cluster decides `online`: a device whose node died
+    (no disconnect was ever recorded) reads offline once the node is declared dead."""
+    dave, _ = dev3.client("n1").new_user("dave")
+    car = dev3.client("n3").login(dave, device="car")
+    watch = dev3.client("n1").login(dave, device="watch")
+    with dev3.client("n3").ws(car):
+        assert devices(dev3, "n1", watch)["car"]["online"]
+        assert dev3.kill("n3", signal.SIGKILL) == -signal.SIGKILL
+    try:
+        for _ in poll(30.0, "the car to read offline through n1", interval_s=0.2):
+            status, body = dev3.client("n1").http("GET", "/v1/devices", token=watch)
+            assert status in (200, 503), (status, body)   # 503: dave's shard failing over
+            if status == 200:
+                listed = {d["device"]: d for d in body["devices"]}
+                if not listed["car"]["online"]:
+                    break
+    finally:
+        dev3.start("n3")
+        dev3.wait_formed(NODES)
+        wait_replicated(dev3, NODES, 2)

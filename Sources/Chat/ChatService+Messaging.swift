@@ -96,11 +96,12 @@ extension ChatService {
         }
     }
 
-    /// `device`: the connection's device (its own delivered cursor moves too); the token's by default.
+    /// `device`: the WebSocket's device, whose own delivered cursor moves too (nil: only the
+    /// member's, as for HTTP receipts).
     public func receipt(_ session: Session, _ command: ReceiptCommand, device: String? = nil,
                         reply: @escaping (Result<(delivered: Int64, read: Int64), ChatError>) -> Void) {
         router.call(SetCursors(conversationID: command.conversationID, user: session.user,
-                               delivered: command.delivered, read: command.read, device: device ?? session.device)) { result in
+                               delivered: command.delivered, read: command.read, device: device)) { result in
             reply(result.map { ($0.delivered, $0.read) })
         }
     }

@@ -167,4 +167,22 @@ final class NotificationTests: XCTestCase {
             XCTAssertEqual(list.map(\.seq), online.users.contains(user) ? [] : [ack.seq], user)
         }
     }
+
+    func testDevicesPastTheBoundReplaceTheOldestOfflineOrAreNotTracked() throws {
+        let h = try ChatHarness()
+        let bob = try h.signup("bob")
+        func seen(_ device: String, online: Bool = true) throws -> Int64 {
+            try h.wait { h.chat.deviceSeen(user: "bob", device: device, node: "n1", online: online, reply: $0) }.get()
+        }
+        for i in 0..<DeviceLimits.maxTracked { XCTAssertEqual(try seen("d\(i)"), h.now) }
+        XCTAssertEqual(try seen("extra"), DeviceLimits.untracked, "every tracked device is online")
+        h.now += 1
+        _ = try seen("d7", online: false)
+        h.now += 1
+        XCTAssertEqual(try seen("extra"), h.now, "the offline one makes room")
+        let names = try h.wait { h.chat.devices(bob, reply: $0) }.get().map(\.device)
+        XCTAssertTrue(names.contains("extra"))
+        XCTAssertFalse(names.contains("d7"))
+        XCTAssertTrue(names.contains("phone"), "the token's device is listed too")
+    }
 }

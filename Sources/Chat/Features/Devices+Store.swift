@@ -24,6 +24,18 @@ extension ShardStore {
             """, .text(user), .text(device), .text(node), .int(online ? 1 : 0), .int(firstSeen), .int(lastSeen))
     }
 
+    func deviceCount(user: String) throws(StoreError) -> Int {
+        Int(try db.queryOne("SELECT count(*) FROM devices WHERE user=?", .text(user))?.int(0) ?? 0)
+    }
+
+    func oldestOfflineDevice(user: String) throws(StoreError) -> String? {
+        try db.queryOne("SELECT device FROM devices WHERE user=? AND online=0 ORDER BY last_seen, device LIMIT 1", .text(user))?.text(0)
+    }
+
+    func deleteDeviceRow(user: String, device: String) throws(StoreError) {
+        try write("DELETE FROM devices WHERE user=? AND device=?", .text(user), .text(device))
+    }
+
     func deleteDevice(user: String, device: String) throws(StoreError) {
         try write("DELETE FROM devices WHERE user=? AND device=?", .text(user), .text(device))
         try write("DELETE FROM sessions WHERE user=? AND device=?", .text(user), .text(device))

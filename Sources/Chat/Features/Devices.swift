@@ -35,10 +35,17 @@ public struct DeviceInfo: Sendable, Equatable {
 public enum DeviceLimits {
     /// Devices one `GET /v1/devices` lists (newest seen first beyond it are dropped).
     public static let maxListed = 1_000
+    /// Devices per user with their own row and cursors: each tracked device costs a cursor row
+    /// per conversation, so a client making up device names cannot grow a shard without bound.
+    /// A new device past it replaces the offline one seen longest ago; if all are online it is
+    /// not tracked (its backlog follows the user's cursor, as before devices had cursors).
+    public static let maxTracked = 100
+    /// What `DeviceSeen` answers for a device it does not track.
+    public static let untracked: Int64 = -1
 }
 
 /// A device's WebSocket opened (`online`) or its last one on `node` closed. Answers when the
-/// device was first seen (now, for a new one).
+/// device was first seen (now, for a new one), or `DeviceLimits.untracked`.
 public struct DeviceSeen: ShardOperation {
     public static let code = OperationCode.deviceSeen
     public var user: String
@@ -65,9 +72,13 @@ public struct DeviceSeen: ShardOperation {
         if online, let row, row.online, row.node == node {
             return row.firstSeen   // another connection of the device on the same node: nothing changes
         } else if online {
+            if row == nil, try store.deviceCount(user: user) >= DeviceLimits.maxTracked {
+                guard let oldest = try store.oldestOfflineDevice(user: user) else { return DeviceLimits.untracked }
+                try store.deleteDeviceRow(user: user, device: oldest)
+            }
             try store.setDevice(user: user, device: device, node: node, online: true, firstSeen: row?.firstSeen ?? context.now,
                                 lastSeen: context.now)
-        } else if let row, row.node == node {
+        } else if let row, row.node == node, row.online {
             // Only the node it is on says it went: a later connection elsewhere stands.
             try store.setDevice(user: user, device: device, node: node, online: false, firstSeen: row.firstSeen, lastSeen: context.now)
         }
