@@ -105,10 +105,12 @@ extension ChatService {
         }
     }
 
-    public func receipt(_ session: Session, _ command: ReceiptCommand,
+    /// `device`: the WebSocket's device, whose own delivered cursor moves too (nil: only the
+    /// member's, as for HTTP receipts).
+    public func receipt(_ session: Session, _ command: ReceiptCommand, device: String? = nil,
                         reply: @escaping (Result<(delivered: Int64, read: Int64), ChatError>) -> Void) {
         router.call(SetCursors(conversationID: command.conversationID, user: session.user,
-                               delivered: command.delivered, read: command.read)) { result in
+                               delivered: command.delivered, read: command.read, device: device)) { result in
             reply(result.map { ($0.delivered, $0.read) })
         }
     }

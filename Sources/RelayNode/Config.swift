@@ -49,6 +49,8 @@ struct ClusterConfig: Equatable {
     var maxGroupMembers: Int = ChatSettings.defaultMaxGroupMembers
     /// Who charges tips and where users top up (BillingConfig.swift).
     var billing = BillingConfig()
+    /// Where notifications are pushed besides the in-app list (nil: in-app only).
+    var pushGateway: PushGatewayConfig?
     /// Days a moderation log entry is kept (docs/OPERATIONS.md "Moderation log").
     var moderationLogDays: Int = BlockLimits.defaultRetentionDays
     var moderationLogRetentionMs: Int64 { Int64(moderationLogDays) * 86_400_000 }
@@ -120,6 +122,7 @@ struct ClusterConfig: Equatable {
         guard (1...(1 << 40)).contains(config.maxAssetBytes) else { throw ConfigError("\(source): \"max_asset_bytes\" must be 1 to 2^40") }
         config.assetGraceS = o["asset_grace_s"]?.intValue ?? 86_400
         guard (1...(10 * 365 * 86_400)).contains(config.assetGraceS) else { throw ConfigError("\(source): \"asset_grace_s\" must be 1 to 315360000") }
+        config.pushGateway = try PushGatewayConfig.parse(o["push_gateway"], source: source)
         return config
     }
 }

@@ -10,6 +10,8 @@ final class ConnectionRegistry: LocalConnections {
 
     var onUserOnline: ((String) -> Void)?
     var onUserOffline: ((String) -> Void)?
+    /// A device's last connection here closed (user, device): its row says so (Devices.swift).
+    var onDeviceGone: ((String, String) -> Void)?
 
     init(metrics: Metrics) { self.metrics = metrics }
 
@@ -26,6 +28,7 @@ final class ConnectionRegistry: LocalConnections {
         byUser[session.session.user] = list.isEmpty ? nil : list
         count -= 1
         if list.isEmpty { onUserOffline?(session.session.user) }
+        if !list.contains(where: { $0.device == session.device }) { onDeviceGone?(session.session.user, session.device) }
     }
 
     var usersOnline: [String] { byUser.keys.sorted() }

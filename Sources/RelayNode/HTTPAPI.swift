@@ -74,6 +74,12 @@ final class HTTPAPI {
         // Assets: HTTPAPI+Assets.swift (POST streams its body: ClientServer.limits)
         .post("/v1/assets", HTTPAPI.uploadAsset),
         .get("/v1/assets/{id}", HTTPAPI.downloadAsset),
+        // Notifications, mute and devices: HTTPAPI+Notifications.swift
+        .get("/v1/notifications", HTTPAPI.notifications),
+        .put("/v1/conversations/{id}/mute", HTTPAPI.mute),
+        .delete("/v1/conversations/{id}/mute", HTTPAPI.unmute),
+        .get("/v1/devices", HTTPAPI.devices),
+        .delete("/v1/devices/{device}", HTTPAPI.revokeDevice),
         // The WebSocket upgrade: HTTPAPI+WebSocket.swift
         .get("/v1/ws", HTTPAPI.upgrade),
     ], alsoAllowed: ["OPTIONS"])

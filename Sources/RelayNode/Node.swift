@@ -80,6 +80,14 @@ final class Node {
             chat.billing = billing
         }
         service.sink = cluster.directory
+        // Notifications (docs/NOTIFICATIONS.md): who is online, the push gateway, devices.
+        service.online = cluster.directory
+        if let push = config.pushGateway {
+            guard let gateway = HTTPPushGateway(push, loop: loop) else { throw ConfigError("bad push gateway url \(push.url)") }
+            service.notificationHook = gateway
+        }
+        let chat = self.chat, nodeID = me.id
+        registry.onDeviceGone = { user, device in chat.deviceSeen(user: user, device: device, node: nodeID, online: false) { _ in } }
         service.attach(router: cluster.router)
         server = ClientServer(loop: loop, api: HTTPAPI(node: self), metrics: metrics, log: log)
         server.limits.streamedBodyPaths = ["POST /v1/assets"]
@@ -161,7 +169,7 @@ final class Node {
             ("client_turn_deferrals_total", "times a client connection used its share of a loop turn and waited for the next", server.budget.deferrals),
             ("asset_files_repaired_total", "asset files fetched from another replica because this node lacked them", assets.repaired),
             ("asset_files_collected_total", "asset files deleted because no asset row on this node names them", assets.collected),
-        ] + presenceCounters + billingCounters, gauges: [
+        ] + presenceCounters + billingCounters + pushCounters, gauges: [
             ("client_connections", "open client TCP connections", server.connectionCount),
             ("websocket_sessions", "open WebSocket sessions", registry.count),
             ("online_users", "users with a WebSocket on this node", registry.onlineUsers),

@@ -29,7 +29,7 @@ extension WebSocketSession {
         let receipt: ReceiptCommand
         do { receipt = try ReceiptCommand(command.fields) } catch { return sendError(error, clientID: clientID) }
         startedRequest()
-        node.chat.receipt(session, receipt) { [weak self] result in
+        node.chat.receipt(session, receipt, device: tracksDevice ? device : nil) { [weak self] result in
             self?.finishedRequest()
             if case .failure(let error) = result { self?.sendError(error, clientID: clientID) }
         }

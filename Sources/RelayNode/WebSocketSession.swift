@@ -55,6 +55,8 @@ final class WebSocketSession {
     let ref: ConnectionRef
     let session: Session
     let device: String
+    /// Whether the device has its own cursors (Devices.swift): its receipts move them.
+    private(set) var tracksDevice = false
     unowned let connection: ClientConnection
     unowned let node: Node
 
@@ -126,9 +128,17 @@ final class WebSocketSession {
             prekeys = (try? result.get()) ?? 0
             both()
         }
-        node.chat.conversations(session) { result in
-            conversations = result
-            both()
+        // The device is recorded first: its first sighting picks where its own backlog starts
+        // (Devices.swift); if that fails the backlog follows the user's cursor.
+        node.chat.deviceSeen(user: session.user, device: device, node: node.id, online: true) { [weak self] seen in
+            guard let self, case .starting = state else { return }
+            // Untracked (past the per-user bound) or not recorded: the user's cursor, as before.
+            let firstSeen = (try? seen.get()).flatMap { $0 == DeviceLimits.untracked ? nil : $0 }
+            tracksDevice = firstSeen != nil
+            node.chat.conversations(session, device: tracksDevice ? device : nil, deviceFirstSeen: firstSeen ?? 0) { result in
+                conversations = result
+                both()
+            }
         }
     }
 

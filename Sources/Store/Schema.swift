@@ -251,5 +251,57 @@ enum ShardSchema {
             ALTER TABLE messages ADD COLUMN width INTEGER;
             ALTER TABLE messages ADD COLUMN height INTEGER;
             """),
+        // Notifications, mute and devices (Sources/Chat/Features/Notifications.swift,
+        // Devices.swift). On a user's shard: the in-app list (ids per user, counted in
+        // `notification_state` so they never go back), per-conversation preferences (muted, and
+        // the read seq that cleared notifications up to it) and the devices. On a conversation's
+        // shard: the highest seq a member may have been notified of (so only those receipts
+        // start a clearing job) and each device's delivered cursor.
+        Migration(version: 10, sql: """
+            CREATE TABLE notifications(
+                user TEXT NOT NULL,
+                id INTEGER NOT NULL,
+                conversation_id TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                sender TEXT NOT NULL,
+                preview TEXT NOT NULL,
+                ts INTEGER NOT NULL,
+                PRIMARY KEY(user, id)
+            ) WITHOUT ROWID;
+            CREATE UNIQUE INDEX notifications_by_message ON notifications(user, conversation_id, seq);
+            CREATE TABLE notification_state(
+                user TEXT PRIMARY KEY,
+                last_id INTEGER NOT NULL
+            ) WITHOUT ROWID;
+            CREATE TABLE conversation_prefs(
+                user TEXT NOT NULL,
+                conversation_id TEXT NOT NULL,
+                muted INTEGER NOT NULL DEFAULT 0,
+                cleared_seq INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY(user, conversation_id)
+            ) WITHOUT ROWID;
+            CREATE TABLE notify_marks(
+                conversation_id TEXT NOT NULL,
+                user TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                PRIMARY KEY(conversation_id, user)
+            ) WITHOUT ROWID;
+            CREATE TABLE devices(
+                user TEXT NOT NULL,
+                device TEXT NOT NULL,
+                node TEXT NOT NULL,
+                online INTEGER NOT NULL,
+                first_seen INTEGER NOT NULL,
+                last_seen INTEGER NOT NULL,
+                PRIMARY KEY(user, device)
+            ) WITHOUT ROWID;
+            CREATE TABLE device_cursors(
+                conversation_id TEXT NOT NULL,
+                user TEXT NOT NULL,
+                device TEXT NOT NULL,
+                delivered INTEGER NOT NULL,
+                PRIMARY KEY(conversation_id, user, device)
+            ) WITHOUT ROWID;
+            """),
     ]
 }

@@ -125,14 +125,20 @@ final class AssetTests: XCTestCase {
         XCTAssertFalse(try canRead(h, mine, "bob"), "the replaced avatar is alice's alone again")
     }
 
-    func testAnAvatarIsReadableByAnyoneAndUnreferencedAssetsArePrunedAfterTheGrace() throws {
+    func testAnAvatarIsReadableByWhoeverSeesTheProfileAndUnreferencedAssetsArePrunedAfterTheGrace() throws {
         let h = try ChatHarness()
-        _ = try h.signup("alice"); _ = try h.signup("bob")
+        let alice = try h.signup("alice"); _ = try h.signup("bob")
         let avatar = "a_" + String(repeating: "7", count: 32), loose = "a_" + String(repeating: "8", count: 32)
         try register(h, avatar, by: "alice")
         try register(h, loose, by: "alice")
         XCTAssertNoThrow(try h.wait { h.chat.setAvatar(asset: avatar, user: "alice", set: true, reply: $0) }.get())
-        XCTAssertTrue(try canRead(h, avatar, "bob"))
+        XCTAssertFalse(try canRead(h, avatar, "bob"), "a ref alone is not enough: the profile must show it")
+        let patch = try ProfilePatch(["avatar": .string(avatar)])
+        XCTAssertNoThrow(try h.wait { h.chat.updateProfile(alice, patch, reply: $0) }.get())
+        XCTAssertTrue(try canRead(h, avatar, "bob"), "profile_visibility is everyone by default")
+        let hidden = try ProfilePatch(["profile_visibility": .string("nobody")])
+        XCTAssertNoThrow(try h.wait { h.chat.updateProfile(alice, hidden, reply: $0) }.get())
+        XCTAssertFalse(try canRead(h, avatar, "bob"), "hidden with the profile")
         let pruned = try h.files.shardsOnDisk().reduce(Int64(0)) { sum, shard in
             sum + (try h.files.store(shard).pruneUnreferencedAssets(olderThan: h.now + 1, limit: 100))
         }

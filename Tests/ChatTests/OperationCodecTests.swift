@@ -134,6 +134,21 @@ final class OperationCodecTests: XCTestCase {
         example([AddAssetRef(assetID: "a_1", conversationID: "dm:alice:bob", seq: 9)], replies: [Done()]),
         example([SetAvatarRef(assetID: "a_1", user: "alice", set: true)], replies: [Done()]),
         example([CanReadSeq(conversationID: "grp:abc", reader: "bob", seq: 4)], replies: [true, false]),
+        // Notifications, mute and devices; the device fields of SetCursors and Summaries.
+        example([AddNotification(user: "bob", conversationID: "dm:alice:bob", seq: 3, sender: "alice", preview: "hi 😀", ts: 5)],
+                replies: [true, false]),
+        example([NotificationList(user: "bob", after: 2, limit: 100)],
+                replies: [[ChatNotification(id: 3, conversationID: "grp:abc", seq: 9, sender: "alice", preview: "", ts: 7)], []]),
+        example([ClearNotifications(user: "bob", conversationID: "dm:alice:bob", read: 4)], replies: [Done()]),
+        example([SetMute(user: "bob", conversationID: "grp:abc", muted: true)], replies: [Done()]),
+        example([NotificationRecipients(conversationID: "grp:abc", seq: 9, sender: "alice", after: "bob", limit: 100)],
+                replies: [["carol"], []]),
+        example([DeviceSeen(user: "bob", device: "phone", node: "n2", online: true)], replies: [Int64(1_763_700_000_000)]),
+        example([DeviceList(user: "bob")], replies: [[DeviceInfo(device: "phone", node: "n2", online: true, lastSeen: 4)], []]),
+        example([RevokeDevice(user: "bob", device: "phone")], replies: [[[1, 2, 3]], []]),
+        example([SetCursors(conversationID: "dm:alice:bob", user: "bob", delivered: 3, read: nil, device: "tablet")],
+                replies: [SetCursors.Cursors(delivered: 5, read: 4)]),
+        example([Summaries(user: "bob", conversationIDs: ["dm:alice:bob"], device: "tablet", deviceFirstSeen: 9)], replies: [[]]),
     ]
     static let profile = Profile(user: "alice", displayName: "Alice", about: "hi \u{0}", avatar: "a_x", lastSeenVisibility: .nobody,
                                  profileVisibility: .contacts, online: true, lastSeen: 1_763_700_000_000)

@@ -258,7 +258,9 @@ final class RowChangeLogTests: XCTestCase {
         XCTAssertEqual(Set(tables.map(\.name)), ["users", "sessions", "user_conversations", "conversations", "members", "messages", "outbox",
                                                   "invites", "group_requests", "wallets", "charges", "wallet_entries",
                                                   "blocks", "direct_blocks", "moderation_log", "lists", "list_members", "list_messages",
-                                                  "device_keys", "one_time_prekeys", "assets", "asset_refs"])
+                                                  "device_keys", "one_time_prekeys", "assets", "asset_refs",
+                                                  "notifications", "notification_state", "conversation_prefs", "notify_marks",
+                                                  "devices", "device_cursors"])
         XCTAssertEqual(tables.first { $0.name == "members" }?.keyPlaces, [1, 2, 0, 0, 0, 0, 0])
         // A table a session would skip (no key, or a key that may be NULL) is refused at open.
         for sql in ["CREATE TABLE loose(a, b)", "CREATE TABLE nullable(k TEXT PRIMARY KEY, v)"] {

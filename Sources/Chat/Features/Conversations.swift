@@ -122,14 +122,26 @@ public struct Summaries: ShardOperation {
     public static let code = OperationCode.summaries
     public var user: String
     public var conversationIDs: [String]
-    public init(user: String, conversationIDs: [String]) {
+    /// For a device's connect backlog: `delivered` is that device's cursor (Devices.swift),
+    /// given when the device was first seen.
+    public var device: String?
+    public var deviceFirstSeen: Int64
+    public init(user: String, conversationIDs: [String], device: String? = nil, deviceFirstSeen: Int64 = 0) {
         self.user = user
         self.conversationIDs = conversationIDs
+        self.device = device
+        self.deviceFirstSeen = deviceFirstSeen
     }
     /// All the ids are on one shard (the front groups them so): the first picks it.
     public var key: ShardKey { .conversation(conversationIDs.first ?? "") }
-    public func encode(_ w: inout WireWriter) { w.writeString(user); w.writeStrings(conversationIDs) }
-    public init(from r: inout WireReader) throws { self.init(user: try r.readText(), conversationIDs: try r.readStrings()) }
+    public func encode(_ w: inout WireWriter) {
+        w.writeString(user); w.writeStrings(conversationIDs)
+        if let device { w.writeString(device); w.writeInt(deviceFirstSeen) }   // trailing: older encodings have none
+    }
+    public init(from r: inout WireReader) throws {
+        self.init(user: try r.readText(), conversationIDs: try r.readStrings())
+        if !r.isAtEnd { device = try r.readText(); deviceFirstSeen = try r.readInt() }
+    }
     public static func encode(reply: [ConversationSummary], _ w: inout WireWriter) {
         w.writeList(reply) { s, w in
             w.writeString(s.conversationID); w.writeString(s.kind); w.writeString(s.title)
@@ -151,11 +163,14 @@ public struct Summaries: ShardOperation {
             guard let conversation = try store.conversation(id),
                   let member = try store.member(conversationID: id, user: user) else { continue }
             let visibleUpTo = min(conversation.lastSeq, member.leftSeq ?? .max)
+            let delivered = try device.map {
+                try store.deviceDelivered(conversation: conversation, member: member, device: $0, firstSeen: deviceFirstSeen)
+            } ?? member.delivered
             let unread = try store.unreadCount(conversationID: id, reader: user, after: max(member.read, member.joinedSeq),
                                                upTo: visibleUpTo)
             out.append(ConversationSummary(
                 conversationID: id, kind: conversation.kind, title: Self.title(conversation, for: user),
-                lastSeq: visibleUpTo, lastTs: conversation.lastTs, delivered: member.delivered, read: member.read, unread: unread))
+                lastSeq: visibleUpTo, lastTs: conversation.lastTs, delivered: delivered, read: member.read, unread: unread))
         }
         return out
     }

@@ -123,6 +123,7 @@ public struct SendMessage: ShardOperation {
             let job = RecordAssetRefs(conversationID: stored.conversationID, seq: stored.seq, assets: stored.attachments)
             try context.enqueue(job, id: job.id, origin: key)
         }
+        try NotifyMembers.enqueueIfOffline(stored, kind: m.kind, recipients: recipients, context: context)   // Notifications.swift
         if let hiddenFor {
             let job = LogBlockedAttempt(blocker: hiddenFor, entry: ModerationEntry(
                 sender: m.sender, conversationID: m.conversationID, seq: stored.seq, ts: stored.ts, preview: ModerationEntry.preview(of: m.body, kind: m.kind)))

@@ -54,6 +54,9 @@ public enum OperationCode: UInt16, Sendable, CaseIterable {
     case setPresence = 80, presenceAudience = 81, areMembers = 82, readProfile = 83, updateProfile = 84
     // Assets (Assets.swift): 70-79.
     case registerAsset = 70, assetAccess = 71, addAssetRef = 72, setAvatarRef = 73, canReadSeq = 74
+    // Notifications and mute (Notifications.swift); devices (Devices.swift): 90-109.
+    case addNotification = 90, notificationList = 91, clearNotifications = 92, setMute = 93, notificationRecipients = 94
+    case deviceSeen = 95, deviceList = 96, revokeDevice = 97
 }
 
 /// The table of operations: what a node can serve for a peer.
@@ -73,6 +76,8 @@ public enum Operations {
         PutKeys.self, TakeKeyBundles.self, PrekeyCount.self,
         SetPresence.self, PresenceAudience.self, AreMembers.self, ReadProfile.self, UpdateProfile.self,
         RegisterAsset.self, AssetAccess.self, AddAssetRef.self, SetAvatarRef.self, CanReadSeq.self,
+        AddNotification.self, NotificationList.self, ClearNotifications.self, SetMute.self, NotificationRecipients.self,
+        DeviceSeen.self, DeviceList.self, RevokeDevice.self,
     ]
 
     static let byCode: [UInt16: any ShardOperation.Type] = {

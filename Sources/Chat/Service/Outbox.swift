@@ -31,6 +31,9 @@ public enum JobStep: Sendable {
 public struct JobContext {
     public let router: ShardRouter
     public let now: Int64
+    /// Notifications (Notifications.swift): who is connected, and the push gateway if any.
+    public var online: OnlineUsers? = nil
+    public var hook: NotificationHook? = nil
 }
 
 /// Every kind of job, by the name stored in the outbox (never reused for another meaning).
@@ -42,6 +45,8 @@ public enum JobKind: String, Sendable, CaseIterable {
     case markDirectBlock = "mark_direct_block", logBlockedAttempt = "log_blocked_attempt", listMessage = "list_message"
     // Assets (Assets.swift).
     case recordAssetRefs = "record_asset_refs"
+    // Notifications (Notifications.swift).
+    case notifyMembers = "notify_members", clearNotifications = "clear_notifications", pushNotification = "push_notification"
 
     var type: any OutboxJob.Type {
         switch self {
@@ -52,6 +57,9 @@ public enum JobKind: String, Sendable, CaseIterable {
         case .logBlockedAttempt: return LogBlockedAttempt.self
         case .listMessage: return ListMessageJob.self
         case .recordAssetRefs: return RecordAssetRefs.self
+        case .notifyMembers: return NotifyMembers.self
+        case .clearNotifications: return ClearNotificationsJob.self
+        case .pushNotification: return PushNotificationJob.self
         }
     }
 }

@@ -121,7 +121,8 @@ public final class OutboxRunner {
             return end(id, .failure(.unavailable("job \(id) of kind \(record.kind) cannot run on this node")))
         }
         stepsRun += 1
-        work.step(progress: record.progress, context: JobContext(router: router, now: clock())) { [weak self] step in
+        work.step(progress: record.progress, context: JobContext(router: router, now: clock(), online: service.online,
+                                                                   hook: service.notificationHook)) { [weak self] step in
             self?.stepEnded(id, generation: generation, origin: origin, step)
         }
     }

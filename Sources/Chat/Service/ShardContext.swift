@@ -14,16 +14,24 @@ public final class ShardContext {
     private(set) var effects: [Effect] = []
     /// The reply waits for this job to finish (the first run of a job the rule enqueued).
     private(set) var replyAfterJob: String?
+    /// Who is connected anywhere in the cluster (nil: notifications are off, as in unit tests
+    /// and the simulation that do not set it). Notifications.swift.
+    public let online: OnlineUsers?
+    /// Whether a push gateway takes notifications (the node's config).
+    public let pushesNotifications: Bool
 
     /// The per-(user, conversation) limit on typing events (TypingLimit.swift).
     let typing: TypingLimiter
 
-    init(shard: Int, store: ShardStore, now: Int64, random: RandomSource, typing: TypingLimiter) {
+    init(shard: Int, store: ShardStore, now: Int64, random: RandomSource, typing: TypingLimiter, online: OnlineUsers? = nil,
+         pushesNotifications: Bool = false) {
         self.typing = typing
         self.shard = shard
         self.store = store
         self.now = now
         self.random = random
+        self.online = online
+        self.pushesNotifications = pushesNotifications
     }
 
     /// A fresh unguessable id: `prefix` then 24 hex digits (96 random bits).

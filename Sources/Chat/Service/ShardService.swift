@@ -38,6 +38,10 @@ public final class ShardService {
     public weak var observer: ShardServiceObserver?
     /// Outbox jobs this node runs for the shards it leads (set once routing exists).
     public private(set) var outbox: OutboxRunner!
+    /// Who is connected anywhere (the cluster's directory); nil turns notifications off.
+    public weak var online: OnlineUsers?
+    /// Where notifications are pushed besides the in-app list (the node's push gateway).
+    public var notificationHook: NotificationHook?
     /// Replication (nil on a node without replicas: a local commit releases the replies).
     public weak var gate: ReplicationGate? {
         didSet { commits.gate = gate }
@@ -74,7 +78,8 @@ public final class ShardService {
         do { store = try files.store(shard) } catch {
             return reply(.failure(.unavailable("shard \(shard) cannot be opened")))
         }
-        let context = ShardContext(shard: shard, store: store, now: clock(), random: random, typing: typing)
+        let context = ShardContext(shard: shard, store: store, now: clock(), random: random, typing: typing, online: online,
+                                   pushesNotifications: notificationHook != nil)
         let before = store.db.totalChanges
         let result: Result<Op.Reply, ChatError>
         do {
