@@ -149,6 +149,39 @@ def test_a_mass_message_reaches_each_member_once_and_skips_who_blocked_the_owner
     assert [(e["sender"], e["preview"]) for e in entries] == [(owner, "new album out")]
 
 
+def test_a_mass_message_carries_an_attachment_each_recipient_can_read(rcluster):
+    c1, c2, c3 = (rcluster.client(n) for n in NODES)
+    (owner, to), (amy, ta), (ben, tb), (outsider, tx) = signup_many(rcluster, 4, "ma")
+    up = c1.request("POST", "/v1/assets", raw=b"\x89PNG poster", token=to, headers={"Content-Type": "image/png"})
+    assert up.status == 201, up.json
+    asset = up.json["asset_id"]
+    list_id = c1.http("POST", "/v1/lists", {"name": "fans", "members": [amy, ben]}, token=to)[1]["list_id"]
+    # Only assets the owner can read; a media kind needs one.
+    theirs = c2.request("POST", "/v1/assets", raw=b"x", token=tx, headers={"Content-Type": "image/png"}).json["asset_id"]
+    r = c2.request("POST", f"/v1/lists/{list_id}/messages", {"client_id": "p0", "kind": "image", "body": "", "attachments": [theirs]},
+                   token=to)
+    assert r.status == 404, r.json
+    r = c2.request("POST", f"/v1/lists/{list_id}/messages", {"client_id": "p1", "kind": "image", "body": ""}, token=to)
+    assert r.status == 400, r.json
+
+    msg = {"client_id": "poster", "kind": "image", "body": "tour poster", "attachments": [asset]}
+    r = c2.request("POST", f"/v1/lists/{list_id}/messages", msg, token=to)
+    assert (r.status, r.json) == (202, {"list_id": list_id, "recipients": 2})
+    view = {}
+    for _ in poll(20, lambda: f"progress {view}"):
+        view = progress(rcluster, "n3", to, list_id, "poster")
+        if view["done"] == 2:
+            break
+    for token, user in ((ta, amy), (tb, ben)):
+        got = c3.all_history(token, dm(owner, user))
+        assert [(m["kind"], m["attachments"]) for m in got] == [("image", [asset])], got
+        # Readable by the recipient once the copy's ref is recorded (an outbox job).
+        for _ in poll(15, lambda: f"{user} cannot read the poster"):
+            if c3.request("GET", f"/v1/assets/{asset}", token=token).status == 200:
+                break
+    assert c1.request("GET", f"/v1/assets/{asset}", token=tx).status == 404, "not on the list: no access"
+
+
 def test_a_mass_message_to_10000_survives_kill_9_of_the_owners_primary(rcluster):
     t0 = time.monotonic()
     (owner, to), = signup_many(rcluster, 1, "star")
@@ -205,3 +238,4 @@ def test_a_mass_message_to_10000_survives_kill_9_of_the_owners_primary(rcluster)
             [(owner, "hello everyone", f"list:{list_id}:big")], (user, got)
     print(f"\n{RECIPIENTS} recipients: signups {t_signup:.1f}s; primary {primary} killed at done={killed_at}; "
           f"all done {t_done:.1f}s after the 202 ({RECIPIENTS / t_done:.0f} recipients/s with the failover)")
+

@@ -46,11 +46,13 @@ extension ChatService {
     public func sendToList(_ session: Session, listID: String, _ command: ListMessageCommand,
                            reply: @escaping (Result<Int64, ChatError>) -> Void) {
         guard ListFields.isValidListID(listID) else { return reply(.failure(ListErrors.notFound(listID))) }
-        if !command.attachments.isEmpty {
-            return reply(.failure(ChatError(.notFound, "unknown asset \(command.attachments[0])")))
+        // Like a send: only assets the owner can read (404 otherwise, as if absent); each
+        // recipient's copy then makes them readable in that direct chat.
+        checkAttachments(command.attachments[...], user: session.user) { [self] checked in
+            if case .failure(let error) = checked { return reply(.failure(error)) }
+            router.call(CreateListMessage(owner: session.user, listID: listID, clientID: command.clientID, kind: command.kind,
+                                          body: command.body, attachments: command.attachments), reply: reply)
         }
-        router.call(CreateListMessage(owner: session.user, listID: listID, clientID: command.clientID, kind: command.kind,
-                                      body: command.body), reply: reply)
     }
 
     /// A mass message's progress; `owner` is the session's user, or the one an operator names.

@@ -89,6 +89,9 @@ public struct ListMessageCommand: Sendable, Equatable {
             }
         default: throw .badRequest("`attachments` must be an array of asset ids")
         }
+        if [.image, .video, .audio, .file].contains(kind), attachments.isEmpty {
+            throw .badRequest("a `\(kind.rawValue)` message needs `attachments`")
+        }
     }
 
     /// The client_id each recipient's copy is sent under: one per (list, client_id).
@@ -333,21 +336,25 @@ public struct CreateListMessage: ShardOperation {
     public var clientID: String
     public var kind: MessageKind
     public var body: String
-    public init(owner: String, listID: String, clientID: String, kind: MessageKind, body: String) {
+    /// Assets the owner may read (the front checked), carried by every recipient's copy.
+    public var attachments: [String]
+    public init(owner: String, listID: String, clientID: String, kind: MessageKind, body: String, attachments: [String] = []) {
         self.owner = owner
         self.listID = listID
         self.clientID = clientID
         self.kind = kind
         self.body = body
+        self.attachments = attachments
     }
     public var key: ShardKey { .user(owner) }
     public func encode(_ w: inout WireWriter) {
         w.writeString(owner); w.writeString(listID); w.writeString(clientID); w.writeString(kind.rawValue); w.writeString(body)
+        w.writeStrings(attachments)
     }
     public init(from r: inout WireReader) throws {
         let owner = try r.readText(), listID = try r.readText(), clientID = try r.readText()
         guard let kind = MessageKind(rawValue: try r.readText()) else { throw ShardCodecError("unknown message kind") }
-        self.init(owner: owner, listID: listID, clientID: clientID, kind: kind, body: try r.readText())
+        self.init(owner: owner, listID: listID, clientID: clientID, kind: kind, body: try r.readText(), attachments: try r.readStrings())
     }
     public static func encode(reply: Int64, _ w: inout WireWriter) { w.writeInt(reply) }
     public static func decodeReply(_ r: inout WireReader) throws -> Int64 { try r.readInt() }
@@ -357,7 +364,8 @@ public struct CreateListMessage: ShardOperation {
         guard let list = try store.list(owner: owner, listID: listID) else { throw ListErrors.notFound(listID) }
         if let first = try store.listMessage(listID: listID, clientID: clientID) { return first.recipients }
         try store.insertListMessage(listID: listID, clientID: clientID, recipients: list.size, version: list.version, now: context.now)
-        let job = ListMessageJob(owner: owner, listID: listID, clientID: clientID, version: list.version, kind: kind, body: body)
+        let job = ListMessageJob(owner: owner, listID: listID, clientID: clientID, version: list.version, kind: kind, body: body,
+                                 attachments: attachments)
         try context.enqueue(job, id: job.id, origin: key)
         return list.size
     }
@@ -411,6 +419,7 @@ public struct ListMessageJob: OutboxJob {
     public var version: Int64
     public var kind: MessageKind
     public var body: String
+    public var attachments: [String]
 
     /// Where a job stands: the last member reached (in byte order) and how many are done.
     public struct Progress: Sendable, Equatable {
@@ -431,13 +440,15 @@ public struct ListMessageJob: OutboxJob {
         }
     }
 
-    public init(owner: String, listID: String, clientID: String, version: Int64, kind: MessageKind, body: String) {
+    public init(owner: String, listID: String, clientID: String, version: Int64, kind: MessageKind, body: String,
+                attachments: [String] = []) {
         self.owner = owner
         self.listID = listID
         self.clientID = clientID
         self.version = version
         self.kind = kind
         self.body = body
+        self.attachments = attachments
     }
 
     public static func id(listID: String, clientID: String) -> String { "listmsg:\(listID):\(clientID)" }
@@ -447,12 +458,13 @@ public struct ListMessageJob: OutboxJob {
         var r = WireReader(payload)
         let owner = try r.readText(), listID = try r.readText(), clientID = try r.readText(), version = try r.readInt()
         guard let kind = MessageKind(rawValue: try r.readText()) else { throw ShardCodecError("unknown message kind") }
-        self.init(owner: owner, listID: listID, clientID: clientID, version: version, kind: kind, body: try r.readText())
+        self.init(owner: owner, listID: listID, clientID: clientID, version: version, kind: kind, body: try r.readText(),
+                  attachments: try r.readStrings())
     }
     public var payload: [UInt8] {
         var w = WireWriter()
         w.writeString(owner); w.writeString(listID); w.writeString(clientID); w.writeInt(version); w.writeString(kind.rawValue)
-        w.writeString(body)
+        w.writeString(body); w.writeStrings(attachments)
         return w.bytes
     }
 
@@ -480,7 +492,7 @@ public struct ListMessageJob: OutboxJob {
             let send = SendMessage(NewMessage(
                 conversationID: conversationID, sender: owner,
                 clientID: ListMessageCommand.recipientClientID(listID: listID, clientID: clientID),
-                kind: kind, body: body, attachments: [], tip: nil, origin: nil))
+                kind: kind, body: body, attachments: attachments, tip: nil, origin: nil))
             router.call(send) { result in
                 if case .failure(let error) = result { return done(error) }
                 done(nil)
