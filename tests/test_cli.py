@@ -130,3 +130,20 @@ def test_listen_resumes_on_another_node_after_a_kill(cli3, tmp_path):
         cli3.start("n2")
         cli3.wait_formed(NODES)
         wait_replicated(cli3, NODES, 2)
+
+
+def test_upload_and_download_stream_a_file_through_any_node(cli3, tmp_path):
+    alice, a = signed_up(cli3, tmp_path, "alice")
+    bob, b = signed_up(cli3, tmp_path, "bob", "n3")
+    original = tmp_path / "clip.mp4"
+    original.write_bytes(os.urandom(3 * 1024 * 1024 + 7))
+    asset = alice.json("upload", str(original))[0]
+    assert asset["size"] == original.stat().st_size and asset["content_type"] == "video/mp4"
+    alice.run("send", b, "--kind", "video", "--attach", asset["asset_id"], "a clip")
+    copy = tmp_path / "copy.mp4"
+    saved = bob.json("download", asset["asset_id"], "-o", str(copy))[0]
+    assert saved["size"] == original.stat().st_size and copy.read_bytes() == original.read_bytes()
+    assert not (tmp_path / "copy.mp4.part").exists()
+    stranger, _ = signed_up(cli3, tmp_path, "stranger", "n2")
+    refused = stranger.run("download", asset["asset_id"], "-o", str(tmp_path / "nope"), check=False)
+    assert refused.returncode == 1 and "not_found" in refused.stderr and not (tmp_path / "nope").exists()
