@@ -211,6 +211,13 @@ public struct ShardPrimary: Sendable {
 
     /// Gossip says a node is dead: do not wait for the timeout.
     public mutating func onDead(_ node: String, nowMs: Int64) -> [Action] {
+        // A snapshot offer out to it may never be answered (a paused node loses it): drop it,
+        // so the node gets a fresh offer when it is back instead of after the offer's long
+        // timeout. An answer to the old offer then carries a stale generation and is ignored.
+        if followers[node]?.snapshotting == true {
+            followers[node] = Follower(generation: nextGeneration, lastHeardMs: nowMs)
+            nextGeneration += 1
+        }
         guard required.contains(node), !proposedRemovals.contains(node) else { return [] }
         proposedRemovals.insert(node)
         return [.proposeRemoval(node)]

@@ -79,7 +79,12 @@ extension ReplicationSimulation {
         if dropBacklog { stats.messagesLost += backlog.count - kept.count }
         note(n, "resumes with \(kept.count) events waiting (\(backlog.count - kept.count) lost)")
         if dropBacklog {
-            // The peers had closed their connections to it: they redial, and so does it.
+            // The peers had closed their connections to it: requests either side sent over them
+            // fail (`PeerError.closed`), as over TCP, instead of waiting out their timeouts for
+            // answers that were in the dropped backlog.
+            nodes[n].process.map { p in for peer in nodes.indices where peer != n { p.peer.connectionBroke(with: peer) } }
+            for other in nodes where other.index != n { other.process?.peer.connectionBroke(with: n) }
+            // They redial, and so does it.
             for peer in nodes.indices where peer != n && nodes[peer].isRunning && network.canReach(from: names[n], to: names[peer]) {
                 peerUp(peer, n)
                 peerUp(n, peer)

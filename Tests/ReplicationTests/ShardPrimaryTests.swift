@@ -13,6 +13,8 @@ struct LogHarness {
     var snapshots: [String] = []
     var proposals: [ShardPrimary.Action] = []
     var down: Set<String> = []
+    /// Nodes whose snapshot offers are never answered (paused mid-offer).
+    var snapshotsLost: Set<String> = []
 
     init(followers: [String], isr: [String], epoch: Int64 = 1, primaryLog: [Int64] = [], followerLogs: [String: [Int64]] = [:]) {
         primary = ShardPrimary(me: "p", config: ShardConfig(epoch: epoch, primary: "p", isr: ["p"] + isr),
@@ -55,6 +57,7 @@ struct LogHarness {
                 }
             case .snapshot(let to, let generation):
                 snapshots.append(to)
+                guard !snapshotsLost.contains(to) else { continue }   // offered to a node that paused: no answer, ever
                 logs[to] = primaryLog
                 queue += primary.onAck(from: to, lsn: Int64(primaryLog.count), generation: generation, nowMs: now)
             case .release(let through):
@@ -114,6 +117,24 @@ final class ShardPrimaryTests: XCTestCase {
         h.commit()
         XCTAssertEqual(h.logs["r1"], [1, 1, 2])
         XCTAssertEqual(h.released, 3)
+    }
+
+    func testASnapshotOfferToANodeThatDiedIsDroppedAndMadeAgainWhenItIsBack() {
+        // r1, a target outside the isr, diverged: it needs a snapshot, and is paused after the
+        // offer is sent (no answer will come); gossip declares it dead, then it resumes.
+        var h = LogHarness(followers: ["r1"], isr: [], epoch: 2, primaryLog: [1, 1], followerLogs: ["r1": [1, 1, 1, 1]])
+        h.snapshotsLost = ["r1"]
+        h.run(h.primary.onTick(nowMs: 0))
+        XCTAssertEqual(h.snapshots, ["r1"], "offered")
+        for step in 1...3 { h.run(h.primary.onTick(nowMs: Int64(step) * (ShardPrimary.retransmitAfterMs + 1))) }
+        XCTAssertEqual(h.snapshots, ["r1"], "no second offer while the first is out")
+
+        h.now = 4 * (ShardPrimary.retransmitAfterMs + 1)
+        h.run(h.primary.onDead("r1", nowMs: h.now))
+        h.snapshotsLost = []
+        for step in 5...8 { h.run(h.primary.onTick(nowMs: Int64(step) * (ShardPrimary.retransmitAfterMs + 1))) }
+        XCTAssertEqual(h.snapshots, ["r1", "r1"], "offered again once r1 is back, without waiting out the lost offer")
+        XCTAssertEqual(h.logs["r1"], [1, 1])
     }
 
     func testAFollowerThatSawANewerEpochDeposesThePrimary() {
