@@ -15,7 +15,7 @@ import pytest
 
 from conftest import formed_cluster
 from relay import Cluster, unique_user
-from test_replication import wait_replicated
+from test_replication import restart_and_settle
 
 NODES = ["n1", "n2", "n3"]
 RELAY = str(Path(os.environ.get("RELAYNODE", ".build/debug/relaynode")).parent / "relay")
@@ -127,9 +127,7 @@ def test_listen_resumes_on_another_node_after_a_kill(cli3, tmp_path):
     finally:
         if listener.poll() is None:
             listener.kill()
-        cli3.start("n2")
-        cli3.wait_formed(NODES)
-        wait_replicated(cli3, NODES, 2)
+        restart_and_settle(cli3, "n2", NODES)
 
 
 def test_upload_and_download_stream_a_file_through_any_node(cli3, tmp_path):

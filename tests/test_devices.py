@@ -10,7 +10,7 @@ import pytest
 
 from conftest import formed_cluster
 from relay import dm, poll, ws_refused_status
-from test_replication import wait_replicated
+from test_replication import restart_and_settle
 
 NODES = ["n1", "n2", "n3"]
 DEADLINE_S = 15.0
@@ -118,6 +118,4 @@ def test_a_device_on_a_killed_node_shows_offline(dev3):
                 if not listed["car"]["online"]:
                     break
     finally:
-        dev3.start("n3")
-        dev3.wait_formed(NODES)
-        wait_replicated(dev3, NODES, 2)
+        restart_and_settle(dev3, "n3", NODES)

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import formed_cluster
 from relay import Cluster, error_code
-from test_replication import wait_replicated
+from test_replication import restart_and_settle, shard
 
 NODES = ["n1", "n2", "n3"]
 
@@ -27,12 +27,6 @@ def b64(text: str) -> str:
 def keys3(tmp_path_factory):
     with formed_cluster(tmp_path_factory.mktemp("keys3"), replication=2) as cluster:
         yield cluster
-
-
-def shard_of_user(cluster: Cluster, nid: str, user: str) -> dict:
-    status, body = cluster.client(nid).http("GET", f"/v1/cluster/shards?user={user}")
-    assert status == 200, body
-    return body["shards"][0]
 
 
 def put_keys(cluster: Cluster, nid: str, token: str, device: str, prekeys: list[str], identity: str = "identity") -> tuple[int, object]:
@@ -79,7 +73,7 @@ def test_prekeys_are_handed_out_once_under_concurrent_fetches_and_a_primary_kill
 
     # Kill -9 the owner's shard primary: what it answered was on two nodes, so nothing
     # handed out comes back; the rest is still handed out, once.
-    primary = shard_of_user(keys3, "n1", owner)["primary"]
+    primary = shard(keys3, "n1", f"user={owner}")["primary"]
     survivor = next(n for n in NODES if n != primary)
     assert keys3.kill(primary, signal.SIGKILL) == -signal.SIGKILL
     try:
@@ -99,9 +93,7 @@ def test_prekeys_are_handed_out_once_under_concurrent_fetches_and_a_primary_kill
             handed += got
         assert sorted(handed) == sorted(prekeys["phone"] + prekeys["laptop"]), "every prekey handed out exactly once"
     finally:
-        keys3.start(primary)
-        keys3.wait_formed(NODES)
-        wait_replicated(keys3, NODES, 2)
+        restart_and_settle(keys3, primary, NODES)
 
 
 def test_hello_counts_the_devices_prekeys_and_ciphertext_passes_through(keys3):

@@ -16,7 +16,7 @@ import pytest
 
 from conftest import _clusters_in_use
 from relay import Cluster, dm, poll
-from test_replication import wait_replicated
+from test_replication import restart_and_settle, shard, wait_replicated
 
 NODES = ["n1", "n2", "n3"]
 FAILOVER_DEADLINE_S = 30.0
@@ -227,15 +227,7 @@ def test_notifications_survive_kill_9_of_the_conversations_primary(pushed3):
             posted = {k for k in gateway.posts if k.startswith(bob + ":")}
         assert posted == keys, "nothing but the expected keys, each at least once"
     finally:
-        cluster.start(primary)
-        cluster.wait_formed(NODES)
-        wait_replicated(cluster, NODES, 2)
-
-
-def shard(cluster: Cluster, nid: str, query: str) -> dict:
-    status, body = cluster.client(nid).http("GET", f"/v1/cluster/shards?{query}")
-    assert status == 200, body
-    return body["shards"][0]
+        restart_and_settle(cluster, primary, NODES)
 
 
 def test_a_job_cut_off_by_kill_9_is_finished_by_the_new_primary(pushed3):
@@ -284,6 +276,4 @@ def test_a_job_cut_off_by_kill_9_is_finished_by_the_new_primary(pushed3):
                 assert notifications_after_failover(cluster, nid, tc) == [], "carol was online throughout"
             assert gateway.delivered(carol) == set()
         finally:
-            cluster.start(primary)
-            cluster.wait_formed(NODES)
-            wait_replicated(cluster, NODES, 2)
+            restart_and_settle(cluster, primary, NODES)

@@ -21,10 +21,15 @@ def wait_for(deadline_s: float, predicate, what: str) -> None:
             return
 
 
-def shard_of(cluster: Cluster, nid: str, conv: str) -> dict:
-    status, body = cluster.client(nid).http("GET", f"/v1/cluster/shards?conversation={conv}")
+def shard(cluster: Cluster, nid: str, query: str) -> dict:
+    """The shard `query` names (`conversation=ID`, `user=ID`, `asset=ID`) as `nid` sees it."""
+    status, body = cluster.client(nid).http("GET", f"/v1/cluster/shards?{query}")
     assert status == 200, (status, body)
     return body["shards"][0]
+
+
+def shard_of(cluster: Cluster, nid: str, conv: str) -> dict:
+    return shard(cluster, nid, f"conversation={conv}")
 
 
 def all_shards(cluster: Cluster, nid: str) -> list[dict]:
@@ -45,6 +50,14 @@ def wait_replicated(cluster: Cluster, nids: list[str], r: int, deadline_s: float
         return True
     wait_for(deadline_s, done, lambda: f"shards not on {r} copies: "
              + str([s for s in all_shards(cluster, nids[0]) if len(s["isr"]) != r or s["primary"] != s["targets"][0]][:3]))
+
+
+def restart_and_settle(cluster: Cluster, nid: str, nids: list[str], r: int = 2) -> None:
+    """Restarts a killed node and waits until every view has it back and its shards are on
+    r copies again, so the next test starts from a settled cluster."""
+    cluster.start(nid)
+    cluster.wait_formed(nids)
+    wait_replicated(cluster, nids, r)
 
 
 def send_until_acked(cluster: Cluster, nids: list[str], token: str, to: str, client_id: str,

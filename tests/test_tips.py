@@ -16,7 +16,7 @@ import pytest
 from conftest import _clusters_in_use, formed_cluster
 from relay import Cluster, dm, error_code, poll
 from test_admin import credit, wallet
-from test_replication import wait_replicated
+from test_replication import restart_and_settle, shard, wait_replicated
 
 NODES = ["n1", "n2", "n3"]
 # Failure detection (~2.5 s) plus the register change, with room for 2 slow cores.
@@ -147,21 +147,7 @@ def test_a_tip_retried_through_another_node_after_kill9_is_charged_once(tips3):
             assert wallet(tips3, nid, creator_token)["received_cents"] == 400, "credited exactly once"
         assert [m["client_id"] for m in history(tips3, others[0], creator_token, dm(fan, creator))] == ["k9"]
     finally:
-        restart_and_settle(tips3, primary)
-
-
-def restart_and_settle(cluster: Cluster, nid: str) -> None:
-    """Restarts a killed node and waits until every view has it back and its shards are on
-    R copies again, so the next test starts from a settled cluster."""
-    cluster.start(nid)
-    cluster.wait_formed(NODES)
-    wait_replicated(cluster, NODES, 2)
-
-
-def shard(cluster: Cluster, nid: str, query: str) -> dict:
-    status, body = cluster.client(nid).http("GET", f"/v1/cluster/shards?{query}")
-    assert status == 200, body
-    return body["shards"][0]
+        restart_and_settle(tips3, primary, NODES)
 
 
 def test_a_charged_tip_whose_front_died_before_the_send_is_sent_once(tips3):
@@ -214,7 +200,7 @@ def test_a_charged_tip_whose_front_died_before_the_send_is_sent_once(tips3):
             assert wallet(tips3, nid, creator_token)["received_cents"] == 400, "credited exactly once"
         assert [m["client_id"] for m in history(tips3, survivor, creator_token, dm(fan, creator))] == ["hello", "stuck"]
     finally:
-        restart_and_settle(tips3, front)
+        restart_and_settle(tips3, front, NODES)
 
 
 # -- the HTTP billing adapter ----------------------------------------------------------------
